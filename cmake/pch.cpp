@@ -1,0 +1,1 @@
+// Empty: this object library only carries the precompiled header.

@@ -1,0 +1,2 @@
+// host core sources go here
+namespace rlhf_host { int placeholder = 0; }

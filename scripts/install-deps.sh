@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every build and run dependency of rlhf-host from Debian 12's archive.
+# Idempotent: packages already present are left alone.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev                # LibTorch 1.13.1 (CPU)
+  libopenblas0-openmp         # without it LibTorch falls back to reference BLAS (~30x slower)
+  libboost-dev libboost-filesystem-dev libboost-program-options-dev libboost-system-dev
+  libtomlplusplus-dev libspdlog-dev libfmt-dev
+  libsentencepiece-dev        # includes libsentencepiece_train
+  libgtest-dev libgmock-dev
+  nlohmann-json3-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,42 @@
+// Adapter — parameter-efficient fine-tuning layers attached to a model (kind "adapter").
+//
+// attach() wraps target Linears (by module name) with AdapterLayers; from then on only the
+// adapter's parameters train. set_enabled(false) must give the base model exactly: that is the
+// reference policy of DPO-style losses. save() writes the Hugging Face PEFT layout.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "rlhf/plugin.hpp"
+
+namespace torch {
+class Tensor;
+}
+
+namespace rlhf {
+
+class CausalLM;
+
+class Adapter : public Plugin {
+ public:
+  // Wraps the target Linears of `model`; freezes every base parameter.
+  virtual void attach(CausalLM& model) = 0;
+  // Trainable tensors (fp32 master copies), in a fixed order.
+  virtual std::vector<torch::Tensor> parameters() = 0;
+  // Named trainable tensors in PEFT's key names (checkpoints, optimizer state).
+  virtual std::vector<std::pair<std::string, torch::Tensor>> named_parameters() = 0;
+  virtual void set_enabled(bool on) = 0;
+  virtual bool enabled() const = 0;
+  // Dropout on/off.
+  virtual void set_training(bool on) = 0;
+  // Writes adapter_model.safetensors + adapter_config.json (PEFT) into `dir`.
+  virtual void save(const std::filesystem::path& dir) const = 0;
+  // Loads weights saved by save() (or by PEFT) into the attached layers.
+  virtual void load(const std::filesystem::path& dir) = 0;
+  // Folds the deltas into the base weights (dequantizing quantized ones) and detaches.
+  virtual void merge() = 0;
+};
+
+}  // namespace rlhf

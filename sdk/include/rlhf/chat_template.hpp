@@ -1,0 +1,47 @@
+// Chat templates by name: "zephyr", "chatml", "llama-2", "mistral", "none" — each producing
+// exactly what the family's Hugging Face Jinja template renders (formats.md), and the exact
+// prompt/completion split so prompt tokens can be masked from losses.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rlhf/example.hpp"
+
+namespace rlhf {
+
+class Tokenizer;
+
+// Token ids of one (prompt, completion) pair. `prompt` ends with the generation prompt
+// (e.g. "<|assistant|>\n"); `completion` is the assistant message with its end-of-turn token.
+struct PromptCompletionIds {
+  std::vector<std::int64_t> prompt;
+  std::vector<std::int64_t> completion;
+};
+
+class ChatTemplate {
+ public:
+  // Known names; unknown → rlhf::Error listing them.
+  static ChatTemplate get(const std::string& name);
+  static std::vector<std::string> names();
+
+  const std::string& name() const { return name_; }
+
+  // The rendered prompt text (all messages + generation prompt), with BOS/EOS written as the
+  // tokenizer's special-token strings ("<s>", "</s>").
+  std::string render_prompt(const std::vector<Message>& messages) const;
+  // The rendered completion text (assistant content + end-of-turn) that follows render_prompt.
+  std::string render_completion(const Message& assistant) const;
+
+  // Tokenizes prompt and completion. The ids equal tokenizing the whole rendered conversation,
+  // split where the generation prompt ends.
+  PromptCompletionIds encode(const Tokenizer& tokenizer, const std::vector<Message>& prompt,
+                             const std::vector<Message>& completion) const;
+
+ private:
+  explicit ChatTemplate(std::string name) : name_(std::move(name)) {}
+  std::string name_;
+};
+
+}  // namespace rlhf

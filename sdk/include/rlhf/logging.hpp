@@ -1,0 +1,19 @@
+// The run's logger: spdlog to the console and to `<dir>/run.log`.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace spdlog {
+class logger;
+}
+
+namespace rlhf {
+
+// level: "trace" | "debug" | "info" | "warn" | "error" | "off"; an unknown name throws.
+std::shared_ptr<spdlog::logger> make_console_logger(const std::string& level);
+// Adds a file sink `<dir>/run.log` to `logger` (append mode).
+void add_log_file(spdlog::logger& logger, const std::filesystem::path& dir);
+
+}  // namespace rlhf

@@ -1,0 +1,19 @@
+// The one log-prob function: per-sequence log-probabilities of completion tokens.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace rlhf {
+
+struct SequenceLogps {
+  at::Tensor sum;          // [B] Σ_t log π(y_t | x, y_<t) over completion tokens (float32)
+  at::Tensor mean;         // [B] sum / tokens
+  at::Tensor tokens;       // [B] number of completion tokens (float32)
+  at::Tensor logits_mean;  // [B] mean raw logit over completion positions and vocab (detached)
+};
+
+// logits: [B, T, V] (any float dtype; computed in float32). labels: [B, T] with kIgnoreIndex
+// on masked positions. The logits at position t-1 predict the label at position t.
+SequenceLogps sequence_logps(const at::Tensor& logits, const at::Tensor& labels);
+
+}  // namespace rlhf

@@ -1,0 +1,27 @@
+// RewardModel — scores completions for PPO (kind "reward_model").
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rlhf/example.hpp"
+#include "rlhf/plugin.hpp"
+
+namespace torch {
+class Tensor;
+}
+
+namespace rlhf {
+
+class StageContext;
+
+class RewardModel : public Plugin {
+ public:
+  // Called once before scoring, with the stage's context (device, tokenizer, paths).
+  virtual void setup(StageContext& ctx) { (void)ctx; }
+  // One float32 score per (prompt, completion) pair: tensor [B].
+  virtual torch::Tensor score(const std::vector<Example>& prompts,
+                              const std::vector<std::string>& completions) = 0;
+};
+
+}  // namespace rlhf
