@@ -1,0 +1,255 @@
+#include "rlhf/trainer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <random>
+
+#include "rlhf/checkpoint.hpp"
+#include "rlhf/error.hpp"
+#include "rlhf/lr_schedule.hpp"
+#include "rlhf/metrics.hpp"
+#include "rlhf/progress.hpp"
+#include "rlhf/stage_context.hpp"
+
+namespace rlhf {
+
+namespace {
+
+// Running sums of the metrics logged every `logging_steps`: each micro-batch counts once.
+// Kept in the checkpoint so a resumed run logs exactly what an uninterrupted one would.
+struct LogWindow {
+  Metrics sums;  // in first-seen order; "loss" first
+  std::int64_t micro_batches = 0;
+  double grad_norm_sum = 0;
+  std::int64_t steps = 0;
+  std::int64_t tokens = 0;
+  std::chrono::steady_clock::time_point began = std::chrono::steady_clock::now();
+
+  void add(const std::string& name, double value) {
+    for (auto& [n, v] : sums)
+      if (n == name) {
+        v += value;
+        return;
+      }
+    sums.emplace_back(name, value);
+  }
+
+  nlohmann::json to_json() const {
+    nlohmann::json j;
+    j["names"] = nlohmann::json::array();
+    j["sums"] = nlohmann::json::array();
+    for (const auto& [n, v] : sums) {
+      j["names"].push_back(n);
+      j["sums"].push_back(v);
+    }
+    j["micro_batches"] = micro_batches;
+    j["grad_norm_sum"] = grad_norm_sum;
+    j["steps"] = steps;
+    return j;
+  }
+
+  static LogWindow from_json(const nlohmann::json& j) {
+    LogWindow w;
+    if (j.is_null() || j.empty()) return w;
+    for (std::size_t i = 0; i < j.at("names").size(); ++i)
+      w.sums.emplace_back(j["names"][i].get<std::string>(), j["sums"][i].get<double>());
+    w.micro_batches = j.at("micro_batches").get<std::int64_t>();
+    w.grad_norm_sum = j.at("grad_norm_sum").get<double>();
+    w.steps = j.at("steps").get<std::int64_t>();
+    return w;
+  }
+};
+
+std::string format_metrics(const Metrics& values) {
+  std::string out;
+  for (const auto& [name, value] : values) out += " | " + name + " " + fmt::format("{:.4g}", value);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::size_t> epoch_permutation(std::size_t n, std::uint64_t seed, std::int64_t epoch) {
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(epoch) + 1);
+  for (std::size_t i = n; i > 1; --i) {
+    std::size_t j = static_cast<std::size_t>(rng() % i);
+    std::swap(order[i - 1], order[j]);
+  }
+  return order;
+}
+
+Trainer::Trainer(StageContext& ctx, TrainingConfig config)
+    : ctx_(ctx), config_(std::move(config)) {}
+
+std::int64_t Trainer::total_steps(const TrainingTask& task) const {
+  return config_.total_steps(static_cast<std::int64_t>(task.train_size));
+}
+
+void Trainer::log(std::int64_t step, double epoch, const Metrics& values) {
+  if (ctx_.metrics) ctx_.metrics->log(ctx_.stage_name, step, epoch, values);
+}
+
+Metrics Trainer::evaluate(const TrainingTask& task) {
+  Metrics out;
+  if (task.eval_size == 0) return out;
+  if (task.set_training) task.set_training(false);
+  torch::NoGradGuard no_grad;
+  LogWindow sums;
+  std::size_t batch = static_cast<std::size_t>(config_.per_device_eval_batch_size);
+  for (std::size_t begin = 0; begin < task.eval_size; begin += batch) {
+    std::vector<std::size_t> indices;
+    for (std::size_t i = begin; i < std::min(task.eval_size, begin + batch); ++i)
+      indices.push_back(i);
+    StepOutput r = task.step(indices, Split::eval);
+    double weight = static_cast<double>(indices.size());
+    sums.add("loss", r.loss.item<double>() * weight);
+    for (const auto& [name, value] : r.metrics) sums.add(name, value * weight);
+  }
+  for (const auto& [name, sum] : sums.sums)
+    out.emplace_back("eval_" + name, sum / static_cast<double>(task.eval_size));
+  if (task.set_training) task.set_training(true);
+  return out;
+}
+
+bool Trainer::train(const TrainingTask& task) {
+  if (task.train_size == 0)
+    throw Error("stage '" + ctx_.stage_name + "': the training split is empty");
+  if (task.trainable.empty())
+    throw Error("stage '" + ctx_.stage_name + "': nothing to train (no trainable parameters)");
+
+  const std::int64_t total = total_steps(task);
+  const std::int64_t micro_per_epoch =
+      config_.micro_batches_per_epoch(static_cast<std::int64_t>(task.train_size));
+  const std::int64_t accumulation = config_.gradient_accumulation_steps;
+  const std::size_t batch = static_cast<std::size_t>(config_.per_device_train_batch_size);
+  LrSchedule schedule(config_.lr_scheduler_type, config_.learning_rate,
+                      config_.num_warmup_steps(total), total);
+  auto optimizer = make_adamw(task.trainable, config_);
+
+  TrainerState state;
+  LogWindow window;
+  if (ctx_.resume) {
+    if (auto dir = latest_checkpoint(ctx_.stage_dir)) {
+      state = load_checkpoint(*dir, task.trainable, *optimizer);
+      window = LogWindow::from_json(state.extra.value("log_window", nlohmann::json()));
+      if (ctx_.logger)
+        ctx_.logger->info("[{}] resumed from {} (step {}/{})", ctx_.stage_name, dir->string(),
+                          state.global_step, total);
+    } else if (ctx_.logger) {
+      ctx_.logger->info("[{}] --resume: no checkpoint in {}, starting fresh", ctx_.stage_name,
+                        ctx_.stage_dir.string());
+    }
+  }
+  if (state.global_step == 0 && state.micro_batch == 0 && state.epoch == 0)
+    torch::manual_seed(ctx_.seed);  // dropout draws are part of the seeded run
+
+  auto save = [&](std::int64_t step) {
+    state.extra["log_window"] = window.to_json();
+    save_checkpoint(ctx_.stage_dir / ("checkpoint-" + std::to_string(step)), task.trainable,
+                    *optimizer, state);
+    prune_checkpoints(ctx_.stage_dir, config_.save_total_limit);
+  };
+
+  Progress progress(ctx_.stage_name, total, state.global_step);
+  if (ctx_.logger)
+    ctx_.logger->info(
+        "[{}] training: {} examples, {} optimizer steps, {} x {} micro-batches per step",
+        ctx_.stage_name, task.train_size, total, accumulation, batch);
+  if (task.set_training) task.set_training(true);
+  std::vector<std::size_t> order = epoch_permutation(task.train_size, ctx_.seed, state.epoch);
+  bool evaluated_last = false;
+
+  while (state.global_step < total) {
+    if (state.micro_batch >= micro_per_epoch) {
+      ++state.epoch;
+      state.micro_batch = 0;
+      order = epoch_permutation(task.train_size, ctx_.seed, state.epoch);
+    }
+    const std::int64_t n_micro = std::min(accumulation, micro_per_epoch - state.micro_batch);
+    double step_loss = 0;
+    std::int64_t step_tokens = 0;
+    for (std::int64_t k = 0; k < n_micro; ++k) {
+      std::size_t begin = static_cast<std::size_t>(state.micro_batch + k) * batch;
+      std::vector<std::size_t> indices(
+          order.begin() + static_cast<std::ptrdiff_t>(begin),
+          order.begin() + static_cast<std::ptrdiff_t>(std::min(task.train_size, begin + batch)));
+      StepOutput r = task.step(indices, Split::train);
+      (r.loss / static_cast<double>(n_micro)).backward();
+      double loss = r.loss.item<double>();
+      step_loss += loss / static_cast<double>(n_micro);
+      step_tokens += r.tokens;
+      window.add("loss", loss);
+      for (const auto& [name, value] : r.metrics) window.add(name, value);
+      ++window.micro_batches;
+    }
+    state.micro_batch += n_micro;
+
+    double grad_norm = clip_grad_norm(task.trainable, config_.max_grad_norm);
+    double lr = schedule.lr(state.global_step);
+    set_learning_rate(*optimizer, lr);
+    optimizer->step();
+    optimizer->zero_grad();
+    ++state.global_step;
+    window.grad_norm_sum += grad_norm;
+    ++window.steps;
+    window.tokens += step_tokens;
+    progress.step(step_tokens, step_loss);
+    evaluated_last = false;
+
+    const double epoch =
+        static_cast<double>(state.epoch) +
+        static_cast<double>(state.micro_batch) / static_cast<double>(micro_per_epoch);
+    if (state.global_step % config_.logging_steps == 0 || state.global_step == total) {
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - window.began).count();
+      Metrics values;
+      for (const auto& [name, sum] : window.sums)
+        values.emplace_back(name, sum / static_cast<double>(window.micro_batches));
+      values.emplace_back("grad_norm", window.grad_norm_sum / static_cast<double>(window.steps));
+      values.emplace_back("learning_rate", lr);
+      // Only the wall clock differs between runs; a resumed window restarts its clock.
+      values.emplace_back("tokens_per_second",
+                          seconds > 0 ? static_cast<double>(window.tokens) / seconds : 0.0);
+      log(state.global_step, epoch, values);
+      progress.clear();
+      if (ctx_.logger)
+        ctx_.logger->info("[{}] {}{}", ctx_.stage_name, progress.status(), format_metrics(values));
+      window = LogWindow();
+    }
+    if (config_.eval_steps > 0 && state.global_step % config_.eval_steps == 0 &&
+        task.eval_size > 0) {
+      Metrics eval = evaluate(task);
+      log(state.global_step, epoch, eval);
+      progress.clear();
+      if (ctx_.logger)
+        ctx_.logger->info("[{}] eval at step {}{}", ctx_.stage_name, state.global_step,
+                          format_metrics(eval));
+      evaluated_last = true;
+    }
+    const bool stop = ctx_.stop_requested();
+    if ((config_.save_steps > 0 && state.global_step % config_.save_steps == 0) ||
+        (stop && state.global_step < total))
+      save(state.global_step);
+    if (stop && state.global_step < total) {
+      progress.clear();
+      if (ctx_.logger)
+        ctx_.logger->warn("[{}] stopped at step {}/{}; checkpoint written, continue with --resume",
+                          ctx_.stage_name, state.global_step, total);
+      return false;
+    }
+  }
+  progress.clear();
+  if (task.eval_size > 0 && !evaluated_last) {
+    Metrics eval = evaluate(task);
+    log(state.global_step,
+        static_cast<double>(state.epoch) +
+            static_cast<double>(state.micro_batch) / static_cast<double>(micro_per_epoch),
+        eval);
+    if (ctx_.logger) ctx_.logger->info("[{}] final eval{}", ctx_.stage_name, format_metrics(eval));
+  }
+  return true;
+}
+
+}  // namespace rlhf
