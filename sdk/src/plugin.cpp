@@ -13,7 +13,6 @@ namespace rlhf {
 // Out-of-line destructors: the type_info of every interface lives in librlhf_sdk, so a
 // dynamic_cast in the host recognises objects made by plugins.
 Plugin::~Plugin() = default;
-TensorSource::~TensorSource() = default;
 
 const char* sdk_abi_tag() { return RLHF_ABI_TAG; }
 
