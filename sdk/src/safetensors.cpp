@@ -19,8 +19,6 @@ namespace rlhf {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-TensorSource::~TensorSource() = default;
-
 namespace {
 
 // The header may hold a few hundred thousand tensors (sharded 70B models), never gigabytes.
