@@ -19,6 +19,9 @@ namespace rlhf {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// Out-of-line so TensorSource's vtable and type_info live in librlhf_sdk.
+TensorSource::~TensorSource() = default;
+
 namespace {
 
 // The header may hold a few hundred thousand tensors (sharded 70B models), never gigabytes.
