@@ -8,6 +8,7 @@
 #include <torch/nn/module.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -28,11 +29,28 @@ struct KVCache {
   std::int64_t length() const { return attention_mask.defined() ? attention_mask.size(1) : 0; }
 };
 
+// Where the constructor gets each weight from (a checkpoint loader; random init by default).
+// Names are transformers' tensor names / module paths.
+struct WeightInit {
+  // A dense tensor ("model.embed_tokens.weight", "model.norm.weight", "….q_proj.bias", …) of
+  // `shape`; returned in the model dtype, with requires_grad as it should train.
+  std::function<torch::Tensor(const std::string& name, const std::vector<std::int64_t>& shape)>
+      tensor;
+  // The base weight [out, in] of projection `module` ("model.layers.0.self_attn.q_proj",
+  // "lm_head").
+  std::function<std::shared_ptr<LinearWeight>(const std::string& module, std::int64_t out,
+                                              std::int64_t in)>
+      linear;
+};
+
 class CausalLM : public torch::nn::Module {
  public:
-  // Random-initialised model (std 0.02 normal linears/embeddings, ones for norms, as HF's
-  // `initializer_range` default) in `dtype`.
+  // Random-initialised model (std 0.02 normal linears/embeddings, ones for norms, zeros for
+  // biases and the pad row of the embeddings, as HF's `_init_weights`) in `dtype`, drawn from
+  // torch's global generator (seed it with torch::manual_seed). Parameters require grad.
   CausalLM(const ModelConfig& config, torch::ScalarType dtype);
+  // A model whose weights come from `init` (used by load_causal_lm; nothing is allocated twice).
+  CausalLM(const ModelConfig& config, torch::ScalarType dtype, const WeightInit& init);
 
   const ModelConfig& config() const { return config_; }
   torch::ScalarType dtype() const { return dtype_; }

@@ -36,6 +36,15 @@ class ChatTemplate {
 
   // Tokenizes prompt and completion. The ids equal tokenizing the whole rendered conversation,
   // split where the generation prompt ends.
+  //  - BOS: added when the tokenizer's add_bos_token says so, unless the template already wrote
+  //    "<s>" (llama-2, mistral), so a row has exactly one.
+  //  - A token straddling the boundary (the prompt's last token merging with the completion's
+  //    first) counts as completion: `prompt` is the longest prefix on which the prompt's own
+  //    tokenization and the whole conversation's agree.
+  //  - `completion` may hold several messages (a multi-turn SFT target); it must start with an
+  //    assistant message (except for "none"). Every token after the split counts as completion.
+  //  - "none" has no end-of-turn marker, so EOS is appended to the completion (as TRL does).
+  //  - An empty `completion` yields just the prompt ids (generation prompts).
   PromptCompletionIds encode(const Tokenizer& tokenizer, const std::vector<Message>& prompt,
                              const std::vector<Message>& completion) const;
 

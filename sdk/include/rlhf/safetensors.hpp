@@ -25,8 +25,8 @@ namespace rlhf {
 
 struct SafetensorsEntry {
   std::string name;
-  std::string dtype;                 // "F32", "BF16", … as written in the file
-  torch::ScalarType scalar_type;     // the matching torch dtype
+  std::string dtype;              // "F32", "BF16", … as written in the file
+  torch::ScalarType scalar_type;  // the matching torch dtype
   std::vector<std::int64_t> shape;
   std::uint64_t begin = 0, end = 0;  // byte offsets relative to the start of the buffer
 };

@@ -1,0 +1,138 @@
+// `rlhf-host init-model`: writes a random-initialised Hugging Face model directory (config.json,
+// model.safetensors, generation_config.json) with a sentencepiece tokenizer trained on a text
+// corpus — the tiny models tests and examples run on, made on demand instead of committed.
+#include <unistd.h>
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "rlhf/causal_lm.hpp"
+#include "rlhf/error.hpp"
+#include "rlhf/tokenizer.hpp"
+#include "subcommand.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Chat markers of the zephyr and chatml templates become single tokens.
+const std::vector<std::string> kChatSymbols = {"<|system|>", "<|user|>", "<|assistant|>",
+                                               "<|im_start|>", "<|im_end|>"};
+
+int run_init_model(const std::vector<std::string>& args) {
+  std::string out, corpus, config_file, architecture, dtype;
+  int vocab = 0;
+  std::int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, max_pos = 0;
+  std::int64_t sliding_window = 0;
+  double rope_theta = 0;
+  std::uint64_t seed = 0;
+  bool tie = false, force = false;
+  po::options_description opts(
+      "rlhf-host init-model --out DIR [--corpus FILE] [options]\n"
+      "Writes a random-initialised Llama/Mistral model directory with a trained tokenizer");
+  opts.add_options()("help,h", "show this help")("out", po::value(&out)->required(),
+                                                 "output model directory")(
+      "corpus", po::value(&corpus)->default_value("examples/tokenizer/corpus.txt"),
+      "text corpus to train the sentencepiece tokenizer on (one sentence per line)")(
+      "config", po::value(&config_file),
+      "config.json to start from (its vocab_size is replaced by the tokenizer's)")(
+      "vocab-size", po::value(&vocab)->default_value(512), "tokenizer vocabulary size")(
+      "architecture", po::value(&architecture)->default_value("llama"), "llama | mistral")(
+      "hidden-size", po::value(&hidden)->default_value(64), "H")(
+      "intermediate-size", po::value(&intermediate)->default_value(128), "I")(
+      "layers", po::value(&layers)->default_value(2), "number of decoder layers")(
+      "heads", po::value(&heads)->default_value(4), "attention heads")(
+      "kv-heads", po::value(&kv_heads)->default_value(2), "key/value heads (GQA)")(
+      "max-position-embeddings", po::value(&max_pos)->default_value(2048), "context length")(
+      "sliding-window", po::value(&sliding_window)->default_value(0),
+      "Mistral sliding window (0 = none)")(
+      "rope-theta", po::value(&rope_theta)->default_value(10000.0), "RoPE base")(
+      "tie-embeddings", po::bool_switch(&tie), "tie lm_head to the embeddings")(
+      "dtype", po::value(&dtype)->default_value("float32"), "float32 | bfloat16")(
+      "seed", po::value(&seed)->default_value(0), "seed of the random weights")(
+      "force", po::bool_switch(&force), "replace an existing output directory");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  try {
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw rlhf::Error(std::string("init-model: ") + e.what() + " (see --help)");
+  }
+
+  rlhf::ModelConfig config;
+  if (!config_file.empty()) {
+    config = rlhf::ModelConfig::from_json_file(config_file);
+  } else {
+    if (architecture != "llama" && architecture != "mistral")
+      throw rlhf::Error("init-model: --architecture must be llama or mistral, not '" +
+                        architecture + "'");
+    config.architecture = architecture == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM";
+    config.model_type = architecture;
+    config.hidden_size = hidden;
+    config.intermediate_size = intermediate;
+    config.num_hidden_layers = layers;
+    config.num_attention_heads = heads;
+    config.num_key_value_heads = kv_heads;
+    config.head_dim = heads > 0 ? hidden / heads : 0;
+    config.max_position_embeddings = max_pos;
+    config.rope_theta = rope_theta;
+    config.rms_norm_eps = 1e-6;
+    config.tie_word_embeddings = tie;
+    if (sliding_window > 0) config.sliding_window = sliding_window;
+    // Validate the combination the way a loaded config.json is validated.
+    config = rlhf::ModelConfig::from_json_string(config.to_json(), "init-model options");
+  }
+  if (dtype != "float32" && dtype != "bfloat16")
+    throw rlhf::Error("init-model: --dtype must be float32 or bfloat16, not '" + dtype + "'");
+  const auto scalar = dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
+
+  const fs::path target(out);
+  if (fs::exists(target) && !force)
+    throw rlhf::Error(target.string() + ": already exists (use --force to replace it)");
+  const fs::path tmp = target.string() + ".tmp-init-" + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  std::int64_t params = 0;
+  try {
+    rlhf::train_sentencepiece_tokenizer(corpus, tmp, vocab, kChatSymbols);
+    const auto tokenizer = rlhf::Tokenizer::load(tmp);
+    config.vocab_size = tokenizer->vocab_size();
+    config.bos_token_id = tokenizer->bos_id();
+    config.eos_token_ids = {tokenizer->eos_id()};
+    config.pad_token_id.reset();
+    config.torch_dtype = dtype;
+
+    torch::manual_seed(seed);
+    const rlhf::CausalLM model(config, scalar);
+    for (const auto& p : model.parameters()) params += p.numel();
+    model.save_pretrained(tmp);
+    {
+      nlohmann::ordered_json gen;
+      gen["bos_token_id"] = config.bos_token_id;
+      gen["eos_token_id"] = config.eos_token_ids[0];
+      std::ofstream f(tmp / "generation_config.json");
+      f << gen.dump(2) << "\n";
+    }
+    if (fs::exists(target)) fs::remove_all(target);
+    if (target.has_parent_path()) fs::create_directories(target.parent_path());
+    fs::rename(tmp, target);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  std::cout << "init-model: wrote " << target.string() << " (" << config.architecture << ", "
+            << params << " parameters, vocab " << config.vocab_size << ", " << dtype << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+RLHF_SUBCOMMAND("init-model",
+                "write a random-initialised HF model directory with a trained tokenizer",
+                run_init_model)

@@ -1,0 +1,157 @@
+// `rlhf-host logprobs`: per-example summed log-probs of the chosen and rejected completions of a
+// preference JSONL file, one JSON line per example — output anyone can recompute with
+// transformers (sum of log-softmax of the completion tokens, chat template applied).
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "rlhf/batch.hpp"
+#include "rlhf/causal_lm.hpp"
+#include "rlhf/chat_template.hpp"
+#include "rlhf/error.hpp"
+#include "rlhf/logprobs.hpp"
+#include "rlhf/tokenizer.hpp"
+#include "subcommand.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Pair {
+  std::vector<rlhf::Message> prompt, chosen, rejected;
+};
+
+std::vector<rlhf::Message> messages_of(const json& v, const std::string& role,
+                                       const std::string& where) {
+  if (v.is_string()) return {rlhf::Message{role, v.get<std::string>()}};
+  if (!v.is_array()) throw rlhf::Error(where + ": expected a string or a list of messages");
+  std::vector<rlhf::Message> out;
+  for (const auto& m : v) {
+    if (!m.is_object() || !m.contains("role") || !m.contains("content"))
+      throw rlhf::Error(where + ": a message needs \"role\" and \"content\"");
+    out.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+  }
+  return out;
+}
+
+// Standard {prompt, chosen, rejected} (strings or message lists), or the implicit-prompt
+// layout {chosen: [msgs], rejected: [msgs]} sharing all messages but the last.
+Pair parse_pair(const std::string& line, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(line);
+  } catch (const json::exception& e) {
+    throw rlhf::Error(where + ": not valid JSON: " + e.what());
+  }
+  if (!j.is_object() || !j.contains("chosen") || !j.contains("rejected"))
+    throw rlhf::Error(where + ": needs \"chosen\" and \"rejected\"");
+  Pair p;
+  p.chosen = messages_of(j["chosen"], "assistant", where);
+  p.rejected = messages_of(j["rejected"], "assistant", where);
+  if (j.contains("prompt")) {
+    p.prompt = messages_of(j["prompt"], "user", where);
+  } else {
+    if (p.chosen.size() < 2 || p.rejected.size() < 2)
+      throw rlhf::Error(where + ": without \"prompt\", chosen/rejected must be conversations");
+    p.prompt.assign(p.chosen.begin(), p.chosen.end() - 1);
+    p.chosen.erase(p.chosen.begin(), p.chosen.end() - 1);
+    p.rejected.erase(p.rejected.begin(), p.rejected.end() - 1);
+  }
+  return p;
+}
+
+int run_logprobs(const std::vector<std::string>& args) {
+  std::string model_dir, data, out_path, template_name, dtype;
+  std::int64_t batch_size = 4, max_length = 0, max_prompt_length = 0;
+  po::options_description opts(
+      "rlhf-host logprobs --model DIR --data FILE --out FILE [options]\n"
+      "Writes {chosen_logps, rejected_logps, chosen_tokens, rejected_tokens} per example");
+  opts.add_options()("help,h", "show this help")("model", po::value(&model_dir)->required(),
+                                                 "Hugging Face model directory")(
+      "data", po::value(&data)->required(), "preference JSONL (prompt/chosen/rejected)")(
+      "out", po::value(&out_path)->required(), "output JSONL")(
+      "chat-template", po::value(&template_name)->default_value("none"),
+      "zephyr | chatml | llama-2 | mistral | none")(
+      "dtype", po::value(&dtype)->default_value("float32"), "float32 | bfloat16")(
+      "batch-size", po::value(&batch_size)->default_value(4), "pairs per forward")(
+      "max-length", po::value(&max_length)->default_value(0),
+      "truncate prompt+completion to this many tokens (0 = no limit)")(
+      "max-prompt-length", po::value(&max_prompt_length)->default_value(0),
+      "keep the last N prompt tokens (0 = no limit)");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  try {
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw rlhf::Error(std::string("logprobs: ") + e.what() + " (see --help)");
+  }
+  if (dtype != "float32" && dtype != "bfloat16")
+    throw rlhf::Error("logprobs: --dtype must be float32 or bfloat16, not '" + dtype + "'");
+  if (batch_size < 1) throw rlhf::Error("logprobs: --batch-size must be at least 1");
+  const auto chat = rlhf::ChatTemplate::get(template_name);
+
+  std::vector<Pair> pairs;
+  {
+    std::ifstream in(data);
+    if (!in) throw rlhf::Error(data + ": cannot open");
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n)
+      if (line.find_first_not_of(" \t\r") != std::string::npos)
+        pairs.push_back(parse_pair(line, data + ":" + std::to_string(n)));
+  }
+
+  rlhf::LoadOptions load;
+  load.dtype = dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
+  const auto model = rlhf::load_causal_lm(model_dir, load);
+  const auto tokenizer = rlhf::Tokenizer::load(model_dir);
+  model->eval();
+  torch::NoGradGuard no_grad;
+
+  const fs::path out_file(out_path);
+  const fs::path tmp = out_file.string() + ".tmp";
+  std::ofstream out(tmp);
+  if (!out) throw rlhf::Error(tmp.string() + ": cannot open for writing");
+  for (std::size_t start = 0; start < pairs.size(); start += static_cast<std::size_t>(batch_size)) {
+    const std::size_t end = std::min(pairs.size(), start + static_cast<std::size_t>(batch_size));
+    // Chosen rows first, then rejected: one concatenated forward (algorithms.md).
+    std::vector<rlhf::PromptCompletionIds> rows;
+    for (int side = 0; side < 2; ++side)
+      for (std::size_t i = start; i < end; ++i) {
+        auto ids = chat.encode(*tokenizer, pairs[i].prompt,
+                               side == 0 ? pairs[i].chosen : pairs[i].rejected);
+        if (max_length > 0 || max_prompt_length > 0)
+          rlhf::truncate(ids, max_length, max_prompt_length);
+        rows.push_back(std::move(ids));
+      }
+    const auto batch = rlhf::collate(rows, tokenizer->pad_id());
+    const auto logps =
+        rlhf::sequence_logps(model->forward(batch.input_ids, batch.attention_mask), batch.labels);
+    const auto n = static_cast<std::int64_t>(end - start);
+    for (std::int64_t i = 0; i < n; ++i) {
+      nlohmann::ordered_json line;
+      line["chosen_logps"] = logps.sum[i].item<double>();
+      line["rejected_logps"] = logps.sum[n + i].item<double>();
+      line["chosen_tokens"] = logps.tokens[i].item<std::int64_t>();
+      line["rejected_tokens"] = logps.tokens[n + i].item<std::int64_t>();
+      out << line.dump() << "\n";
+    }
+  }
+  out.close();
+  if (!out) throw rlhf::Error(tmp.string() + ": write failed");
+  fs::rename(tmp, out_file);
+  std::cout << "logprobs: " << pairs.size() << " examples → " << out_file.string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+RLHF_SUBCOMMAND("logprobs",
+                "write per-example chosen/rejected log-probs of a preference JSONL file",
+                run_logprobs)

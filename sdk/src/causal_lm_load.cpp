@@ -1,0 +1,119 @@
+// Loading a CausalLM from a Hugging Face directory and saving it back in the same layout.
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "causal_lm_impl.hpp"
+#include "rlhf/error.hpp"
+#include "rlhf/quantizer.hpp"
+#include "rlhf/safetensors.hpp"
+
+namespace rlhf {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shape_string(at::IntArrayRef s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+std::string dtype_name(torch::ScalarType t) {
+  switch (t) {
+    case torch::kBFloat16:
+      return "bfloat16";
+    case torch::kFloat16:
+      return "float16";
+    default:
+      return "float32";
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<CausalLM> load_causal_lm(const fs::path& dir, const LoadOptions& options) {
+  if (!fs::is_directory(dir)) throw Error(dir.string() + ": model directory does not exist");
+  const ModelConfig config = ModelConfig::from_json_file(dir / "config.json");
+  const SafetensorsCheckpoint checkpoint(dir);
+
+  // Each weight is read from the mapping, converted in place of the previous temporary, and
+  // owned by the model alone: peak memory is the model plus one tensor.
+  auto read = [&](const std::string& name, at::IntArrayRef shape) {
+    if (!checkpoint.contains(name))
+      throw Error(dir.string() + ": tensor '" + name + "' is missing from the checkpoint");
+    const auto& e = checkpoint.entry(name);
+    if (at::IntArrayRef(e.shape) != shape)
+      throw Error(checkpoint.file_of(name).string() + ": tensor '" + name + "' has shape " +
+                  shape_string(e.shape) + " but config.json implies " + shape_string(shape));
+    return checkpoint.load(name);
+  };
+  WeightInit init;
+  init.tensor = [&](const std::string& name, const std::vector<std::int64_t>& shape) {
+    return read(name, shape).to(options.device, options.dtype).requires_grad_(true);
+  };
+  init.linear = [&](const std::string& module, std::int64_t out,
+                    std::int64_t in) -> std::shared_ptr<LinearWeight> {
+    // lm_head is never quantized (bitsandbytes keeps it dense too).
+    if (options.quantizer && module != "lm_head") {
+      if (auto w = options.quantizer->load_prequantized(checkpoint, module, options.dtype))
+        return w;
+      auto w = options.quantizer->quantize(read(module + ".weight", {out, in}).to(options.device),
+                                           module, options.dtype);
+      if (!w) throw Error(module + ": the quantizer returned no weight");
+      return w;
+    }
+    return std::make_shared<DenseWeight>(
+        read(module + ".weight", {out, in}).to(options.device, options.dtype).requires_grad_(true));
+  };
+  return std::make_shared<CausalLM>(config, options.dtype, init);
+}
+
+void CausalLM::save_pretrained(const fs::path& dir, std::int64_t max_shard_bytes,
+                               const std::string& extra_config_json) const {
+  nlohmann::ordered_json config = nlohmann::ordered_json::parse(config_.to_json());
+  config["torch_dtype"] = dtype_name(dtype_);
+  if (!extra_config_json.empty()) {
+    nlohmann::ordered_json extra;
+    try {
+      extra = nlohmann::ordered_json::parse(extra_config_json);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(std::string("save_pretrained: extra config is not valid JSON: ") + e.what());
+    }
+    if (!extra.is_object()) throw Error("save_pretrained: extra config must be a JSON object");
+    for (auto it = extra.begin(); it != extra.end(); ++it) config[it.key()] = it.value();
+  }
+
+  // Everything goes into a sibling temporary folder first, then each file is renamed into
+  // `dir`, so an interrupted save never leaves a half-written checkpoint under the real names.
+  const fs::path target = dir.has_filename() ? dir : dir.parent_path();
+  const fs::path tmp = target.string() + ".tmp-" + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    {
+      std::ofstream out(tmp / "config.json");
+      out << config.dump(2) << "\n";
+      if (!out) throw Error((tmp / "config.json").string() + ": write failed");
+    }
+    save_safetensors_checkpoint(tmp, hf_state_dict(), max_shard_bytes, "model");
+    fs::create_directories(target);
+    for (const auto& f : fs::directory_iterator(target)) {
+      const std::string n = f.path().filename().string();
+      if (n == "model.safetensors" || n == "model.safetensors.index.json" ||
+          (n.rfind("model-", 0) == 0 && f.path().extension() == ".safetensors"))
+        fs::remove(f.path());
+    }
+    for (const auto& f : fs::directory_iterator(tmp))
+      fs::rename(f.path(), target / f.path().filename());
+    fs::remove_all(tmp);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+}  // namespace rlhf

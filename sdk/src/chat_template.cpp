@@ -1,0 +1,160 @@
+// Chat templates: the strings the families' Hugging Face Jinja templates render (formats.md).
+#include "rlhf/chat_template.hpp"
+
+#include <algorithm>
+
+#include "rlhf/error.hpp"
+#include "rlhf/tokenizer.hpp"
+
+namespace rlhf {
+
+namespace {
+
+const char* const kNames[] = {"zephyr", "chatml", "llama-2", "mistral", "none"};
+
+// Python's str.strip() on ASCII whitespace (what the Llama-2 template applies to contents).
+std::string strip(const std::string& s) {
+  const char* ws = " \t\n\r\f\v";
+  const auto b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+void check_alternation(const std::vector<Message>& turns, const std::string& name) {
+  for (std::size_t i = 0; i < turns.size(); ++i) {
+    const bool user_expected = i % 2 == 0;
+    if ((turns[i].role == "user") != user_expected ||
+        (!user_expected && turns[i].role != "assistant"))
+      throw Error("chat template '" + name +
+                  "': conversation roles must alternate user/assistant/user/... (message " +
+                  std::to_string(i) + " is '" + turns[i].role + "')");
+  }
+}
+
+// The whole conversation, optionally followed by the generation prompt.
+std::string render(const std::string& name, const std::vector<Message>& messages,
+                   bool add_generation_prompt) {
+  std::string out;
+  if (name == "zephyr") {
+    // {% for m %}<|role|>\n{content}</s>\n{% endfor %}<|assistant|>\n
+    for (const auto& m : messages) out += "<|" + m.role + "|>\n" + m.content + "</s>\n";
+    if (add_generation_prompt) out += "<|assistant|>\n";
+  } else if (name == "chatml") {
+    for (const auto& m : messages)
+      out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+    if (add_generation_prompt) out += "<|im_start|>assistant\n";
+  } else if (name == "llama-2") {
+    // The system message is folded into the first user turn; contents are strip()ped.
+    std::vector<Message> turns = messages;
+    std::string system;
+    bool has_system = false;
+    if (!turns.empty() && turns[0].role == "system") {
+      system = turns[0].content;
+      has_system = true;
+      turns.erase(turns.begin());
+    }
+    check_alternation(turns, name);
+    for (std::size_t i = 0; i < turns.size(); ++i) {
+      std::string content = turns[i].content;
+      if (i == 0 && has_system) content = "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + content;
+      if (turns[i].role == "user")
+        out += "<s>[INST] " + strip(content) + " [/INST]";
+      else
+        out += " " + strip(content) + " </s>";
+    }
+  } else if (name == "mistral") {
+    // Mistral's template has no system role; a system message is prepended to the first user
+    // message, separated by a blank line (what Mistral's later templates do).
+    std::vector<Message> turns = messages;
+    std::string system;
+    if (!turns.empty() && turns[0].role == "system") {
+      system = turns[0].content;
+      turns.erase(turns.begin());
+    }
+    check_alternation(turns, name);
+    out += "<s>";
+    for (std::size_t i = 0; i < turns.size(); ++i) {
+      if (turns[i].role == "user") {
+        const std::string content =
+            i == 0 && !system.empty() ? system + "\n\n" + turns[i].content : turns[i].content;
+        out += "[INST] " + content + " [/INST]";
+      } else {
+        out += turns[i].content + "</s>";
+      }
+    }
+  } else {  // none
+    for (const auto& m : messages) out += m.content;
+  }
+  return out;
+}
+
+// Tokenizes with the tokenizer's BOS rule, but never doubles a BOS the template wrote.
+std::vector<std::int64_t> encode_text(const Tokenizer& tok, const std::string& text) {
+  std::vector<std::int64_t> ids = tok.encode(text, false, false);
+  if (tok.add_bos_token() && (ids.empty() || ids[0] != tok.bos_id()))
+    ids.insert(ids.begin(), tok.bos_id());
+  return ids;
+}
+
+}  // namespace
+
+std::vector<std::string> ChatTemplate::names() { return {std::begin(kNames), std::end(kNames)}; }
+
+ChatTemplate ChatTemplate::get(const std::string& name) {
+  for (const char* n : kNames)
+    if (name == n) return ChatTemplate(name);
+  std::string known;
+  for (const char* n : kNames) known += (known.empty() ? "" : ", ") + std::string(n);
+  throw Error("unknown chat template '" + name + "' (known: " + known + ")");
+}
+
+std::string ChatTemplate::render_prompt(const std::vector<Message>& messages) const {
+  return render(name_, messages, true);
+}
+
+std::string ChatTemplate::render_completion(const Message& assistant) const {
+  if (name_ == "zephyr") return assistant.content + "</s>\n";
+  if (name_ == "chatml") return assistant.content + "<|im_end|>\n";
+  if (name_ == "llama-2") return " " + strip(assistant.content) + " </s>";
+  if (name_ == "mistral") return assistant.content + "</s>";
+  return assistant.content;
+}
+
+PromptCompletionIds ChatTemplate::encode(const Tokenizer& tokenizer,
+                                         const std::vector<Message>& prompt,
+                                         const std::vector<Message>& completion) const {
+  const std::string prompt_text = render_prompt(prompt);
+  PromptCompletionIds out;
+  if (completion.empty()) {
+    out.prompt = encode_text(tokenizer, prompt_text);
+    return out;
+  }
+  if (name_ != "none" && completion[0].role != "assistant")
+    throw Error("chat template '" + name_ +
+                "': the completion must start with an assistant "
+                "message (got '" +
+                completion[0].role + "')");
+  std::vector<Message> all = prompt;
+  all.insert(all.end(), completion.begin(), completion.end());
+  const std::string full_text = render(name_, all, false);
+  if (full_text.compare(0, prompt_text.size(), prompt_text) != 0)
+    throw Error("chat template '" + name_ +
+                "': the rendered prompt is not a prefix of the "
+                "rendered conversation (roles out of order?)");
+
+  std::vector<std::int64_t> full = encode_text(tokenizer, full_text);
+  // Raw text has no end-of-turn marker: like TRL, the completion ends with EOS.
+  if (name_ == "none" && (full.empty() || full.back() != tokenizer.eos_id()))
+    full.push_back(tokenizer.eos_id());
+  const std::vector<std::int64_t> prompt_ids = encode_text(tokenizer, prompt_text);
+  // The split is where the prompt's own tokenization stops agreeing with the whole text's; if
+  // a token straddles the boundary it counts as completion.
+  const auto k = static_cast<std::size_t>(
+      std::mismatch(prompt_ids.begin(), prompt_ids.end(), full.begin(), full.end()).first -
+      prompt_ids.begin());
+  out.prompt.assign(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(k));
+  out.completion.assign(full.begin() + static_cast<std::ptrdiff_t>(k), full.end());
+  return out;
+}
+
+}  // namespace rlhf

@@ -1,0 +1,41 @@
+// Gradient checkpointing of one decoder layer (the "reentrant" scheme of
+// torch.utils.checkpoint): forward runs without building a graph and keeps only the layer
+// input; backward recomputes the layer with grad enabled and back-propagates through it, which
+// accumulates parameter gradients (base weights, biases, adapters) directly into their .grad.
+#include "causal_lm_impl.hpp"
+
+namespace rlhf::detail {
+
+namespace {
+
+struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x,
+                               torch::Tensor cos, torch::Tensor sin, torch::Tensor blocked,
+                               std::int64_t layer_address) {
+    ctx->save_for_backward({x, cos, sin, blocked});
+    ctx->saved_data["layer"] = layer_address;
+    auto* layer = reinterpret_cast<DecoderLayer*>(layer_address);
+    return layer->forward(x, AttentionInputs{cos, sin, blocked});
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    auto* layer = reinterpret_cast<DecoderLayer*>(ctx->saved_data["layer"].toInt());
+    torch::AutoGradMode enable(true);
+    torch::Tensor x = saved[0].detach().requires_grad_(true);
+    torch::Tensor y = layer->forward(x, AttentionInputs{saved[1], saved[2], saved[3]});
+    torch::autograd::backward({y}, {grad_out[0]});
+    return {x.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor checkpointed_layer(DecoderLayer& layer, const torch::Tensor& x,
+                                 const AttentionInputs& in) {
+  return CheckpointedLayer::apply(x, in.cos, in.sin, in.blocked,
+                                  reinterpret_cast<std::int64_t>(&layer));
+}
+
+}  // namespace rlhf::detail

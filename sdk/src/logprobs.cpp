@@ -1,0 +1,46 @@
+// sequence_logps: the one place log-probabilities of completions are computed
+// (algorithms.md: summed over completion tokens only, logits at t-1 predict token t).
+#include "rlhf/logprobs.hpp"
+
+#include <torch/torch.h>
+
+#include "rlhf/batch.hpp"
+#include "rlhf/error.hpp"
+
+namespace rlhf {
+
+SequenceLogps sequence_logps(const at::Tensor& logits, const at::Tensor& labels) {
+  if (logits.dim() != 3 || labels.dim() != 2 || logits.size(0) != labels.size(0) ||
+      logits.size(1) != labels.size(1))
+    throw Error("sequence_logps: expected logits [B, T, V] and labels [B, T]");
+  const auto T = logits.size(1);
+  SequenceLogps out;
+  if (T < 2) {
+    const auto zeros = torch::zeros({logits.size(0)}, logits.options().dtype(torch::kFloat32));
+    out.sum = zeros;
+    out.mean = zeros;
+    out.tokens = zeros;
+    out.logits_mean = zeros;
+    return out;
+  }
+  const at::Tensor shifted_logits = logits.narrow(1, 0, T - 1).to(torch::kFloat32);  // [B, T-1, V]
+  const at::Tensor targets = labels.narrow(1, 1, T - 1);                             // [B, T-1]
+  const at::Tensor mask = targets != kIgnoreIndex;
+  const at::Tensor safe_targets = targets.masked_fill(~mask, 0).to(torch::kInt64).unsqueeze(-1);
+  // log_softmax(z)[y] = z[y] - logsumexp(z), without materialising log_softmax over V.
+  const at::Tensor token_logps =
+      shifted_logits.gather(-1, safe_targets).squeeze(-1) - torch::logsumexp(shifted_logits, -1);
+  const at::Tensor maskf = mask.to(torch::kFloat32);
+  out.sum = (token_logps * maskf).sum(-1);
+  out.tokens = maskf.sum(-1);
+  out.mean = out.sum / out.tokens.clamp_min(1.0);
+  {
+    torch::NoGradGuard no_grad;
+    const auto V = static_cast<double>(logits.size(2));
+    out.logits_mean =
+        (shifted_logits.detach().sum(-1) * maskf).sum(-1) / (out.tokens.clamp_min(1.0) * V);
+  }
+  return out;
+}
+
+}  // namespace rlhf
