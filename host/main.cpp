@@ -1,5 +1,4 @@
-#include <iostream>
+// rlhf-host: see cli.hpp for the command line.
+#include "cli.hpp"
 
-#include "rlhf/version.hpp"
-
-int main() { std::cout << "rlhf-host " << RLHF_SDK_VERSION << " abi " << rlhf::sdk_abi_tag() << "\n"; }
+int main(int argc, char** argv) { return rlhf::host::run_cli(argc, argv); }

@@ -1,0 +1,138 @@
+#include "stage_runner.hpp"
+
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "rlhf/adapter.hpp"
+#include "rlhf/algorithm.hpp"
+#include "rlhf/data_source.hpp"
+#include "rlhf/logging.hpp"
+#include "rlhf/metrics.hpp"
+#include "rlhf/reward_model.hpp"
+#include "rlhf/stage_context.hpp"
+#include "rlhf/tensorboard.hpp"
+#include "rlhf/tokenizer.hpp"
+#include "rlhf/version.hpp"
+
+namespace rlhf::host {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The policy stages train: loaded on first use, shared by consecutive stages.
+struct Policy {
+  ModelSpec spec;
+  rlhf::Adapter* adapter = nullptr;
+  std::shared_ptr<rlhf::CausalLM> model;
+  std::shared_ptr<rlhf::Tokenizer> tokenizer;
+};
+
+void write_file_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    if (!out) throw Error(tmp.string() + ": cannot write");
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace
+
+RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>& logger,
+                       const RunOptions& options) {
+  const int threads = pipeline.threads > 0
+                          ? pipeline.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+
+  fs::create_directories(pipeline.output_dir);
+  add_log_file(*logger, pipeline.output_dir);
+  logger->info("rlhf-host {} (ABI {}) running {} into {}", RLHF_SDK_VERSION, sdk_abi_tag(),
+               pipeline.file.string(), pipeline.output_dir.string());
+  logger->info("device {}, {} threads, seed {}", pipeline.device.str(), threads, pipeline.seed);
+  const std::string resolved = pipeline.resolved_toml();
+  logger->info("resolved pipeline:\n{}", resolved);
+  write_file_atomically(pipeline.output_dir / "pipeline.toml", resolved + "\n");
+
+  MetricsSink metrics(pipeline.output_dir);
+  metrics.add_writer(std::make_unique<TensorBoardWriter>(pipeline.output_dir));
+
+  auto policy = std::make_shared<Policy>();
+  policy->spec = pipeline.model;
+  policy->adapter = pipeline.adapter.get();
+  rlhf::Quantizer* quantizer = pipeline.quantizer.get();
+  const c10::Device device = pipeline.device;
+
+  for (std::size_t i = 0; i < pipeline.stages.size(); ++i) {
+    StagePlan& stage = pipeline.stages[i];
+    if (options.stop_requested()) {
+      logger->warn("stop requested: stage '{}' and later stages not started", stage.name);
+      return RunResult::stopped;
+    }
+    if (stage.fresh_policy) {
+      policy = std::make_shared<Policy>();
+      policy->spec = stage.model;
+      policy->adapter = stage.adapter.get();
+    }
+    const auto started = std::chrono::steady_clock::now();
+    StageContext ctx;
+    ctx.stage_name = stage.name;
+    ctx.stage_index = static_cast<int>(i);
+    ctx.config = &stage.config;
+    ctx.device = device;
+    ctx.dtype = policy->spec.dtype;
+    ctx.seed = pipeline.seed;
+    ctx.run_dir = pipeline.output_dir;
+    ctx.stage_dir = pipeline.output_dir / stage.name;
+    fs::create_directories(ctx.stage_dir);
+    ctx.logger = logger;
+    ctx.metrics = &metrics;
+    ctx.chat_template = policy->spec.chat_template;
+    ctx.model_path = policy->spec.path;
+    ctx.adapter = policy->adapter;
+    ctx.quantizer = quantizer;
+    ctx.reward_model = stage.reward_model.get();
+    ctx.resume = options.resume;
+    ctx.stop_requested = options.stop_requested;
+    const PolicyLoader& loader = options.loader;
+    ctx.model = [policy, quantizer, device, &loader, logger] {
+      if (!policy->model) {
+        logger->info("loading model {} ({}{}{})", policy->spec.path.string(),
+                     c10::toString(policy->spec.dtype), quantizer ? ", quantized" : "",
+                     policy->adapter ? ", with adapter" : "");
+        policy->model = loader.load_model(policy->spec.path,
+                                          rlhf::LoadOptions{policy->spec.dtype, device, quantizer});
+        if (policy->adapter) policy->adapter->attach(*policy->model);
+      }
+      return policy->model;
+    };
+    ctx.tokenizer = [policy, &loader] {
+      if (!policy->tokenizer) policy->tokenizer = loader.load_tokenizer(policy->spec.path);
+      return policy->tokenizer;
+    };
+    if (stage.data) {
+      stage.data->load(pipeline.seed);
+      ctx.data = stage.data.get();
+      logger->info("stage '{}': {} with data '{}' ({} train / {} eval examples)", stage.name,
+                   stage.algorithm_name, stage.data_name, stage.data->size(Split::train),
+                   stage.data->size(Split::eval));
+    } else {
+      logger->info("stage '{}': {}", stage.name, stage.algorithm_name);
+    }
+    if (stage.reward_model) stage.reward_model->setup(ctx);
+    stage.algorithm->run(ctx);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    logger->info("stage '{}' finished in {:.1f} s", stage.name, seconds);
+  }
+  return options.stop_requested() ? RunResult::stopped : RunResult::completed;
+}
+
+}  // namespace rlhf::host

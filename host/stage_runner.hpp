@@ -1,0 +1,54 @@
+// Runs a validated Pipeline: stages in order, each with its folder, logger, metrics and the
+// plugins load_pipeline() constructed.
+//
+// Per run: `output_dir/` is created with `run.log` (everything the console shows),
+// `metrics.jsonl`, a TensorBoard event file and `pipeline.toml` (the resolved pipeline, after
+// --set). Per stage: `output_dir/<stage>/`, data->load(seed), a StageContext, algorithm->run().
+//
+// The policy (model + tokenizer + adapter) is loaded lazily on a stage's first ctx.model() /
+// ctx.tokenizer() call and persists across stages, so `sft` then `dpo` trains on from the SFT
+// weights. A stage that overrides `model` or `adapter` starts from a freshly loaded policy,
+// which the following stages then continue with.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "pipeline.hpp"
+#include "rlhf/causal_lm.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace rlhf {
+class Tokenizer;
+}
+
+namespace rlhf::host {
+
+// How the policy is read from disk (replaceable in tests).
+struct PolicyLoader {
+  std::function<std::shared_ptr<rlhf::CausalLM>(const std::filesystem::path&,
+                                                const rlhf::LoadOptions&)>
+      load_model;
+  std::function<std::shared_ptr<rlhf::Tokenizer>(const std::filesystem::path&)> load_tokenizer;
+};
+// rlhf::load_causal_lm and rlhf::Tokenizer::load.
+PolicyLoader default_policy_loader();
+
+struct RunOptions {
+  bool resume = false;  // --resume
+  std::function<bool()> stop_requested = [] { return false; };
+  PolicyLoader loader = default_policy_loader();
+};
+
+enum class RunResult { completed, stopped };
+
+// Runs every stage; throws rlhf::Error (or what a plugin throws) on failure. Returns `stopped`
+// when a stop was requested (the running stage returned early; later stages did not start).
+RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>& logger,
+                       const RunOptions& options = {});
+
+}  // namespace rlhf::host

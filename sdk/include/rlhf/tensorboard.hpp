@@ -1,0 +1,43 @@
+// TensorBoardWriter — writes scalars as a TensorBoard event file, so
+// `tensorboard --logdir <output_dir>` shows the training curves (formats.md, "TensorBoard event
+// files"). Attach one to a MetricsSink; it needs no TensorFlow or protobuf library.
+//
+// File: `<dir>/events.out.tfevents.<unix time>.<hostname>`, a sequence of records
+//   u64 length | u32 masked_crc32c(length bytes) | data | u32 masked_crc32c(data)
+// each `data` a serialized tensorflow.Event; the first carries file_version "brain.Event:2".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "rlhf/metrics.hpp"
+
+namespace rlhf {
+
+class TensorBoardWriter : public ScalarWriter {
+ public:
+  // Creates the event file in `dir` (which must exist) and writes the file_version record.
+  explicit TensorBoardWriter(const std::filesystem::path& dir);
+  ~TensorBoardWriter() override;
+
+  // One Event {wall_time, step, summary {value {tag, simple_value}}}.
+  void add_scalar(const std::string& tag, double value, std::int64_t step) override;
+  void flush() override;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  void write_record(const std::string& data);
+
+  std::filesystem::path path_;
+  std::ofstream out_;
+};
+
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as TFRecord uses.
+std::uint32_t crc32c(const void* data, std::size_t size);
+// TFRecord's masking: ((crc >> 15) | (crc << 17)) + 0xa282ead8.
+std::uint32_t masked_crc32c(const void* data, std::size_t size);
+
+}  // namespace rlhf
