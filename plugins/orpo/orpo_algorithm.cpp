@@ -1,0 +1,124 @@
+#include "orpo_algorithm.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "orpo_loss.hpp"
+#include "rlhf/causal_lm.hpp"
+#include "rlhf/config.hpp"
+#include "rlhf/error.hpp"
+#include "rlhf/eval_report.hpp"
+#include "rlhf/preference_data.hpp"
+#include "rlhf/stage_context.hpp"
+#include "rlhf/stage_setup.hpp"
+#include "rlhf/tokenizer.hpp"
+#include "rlhf/trainer.hpp"
+
+namespace rlhf::orpo {
+
+namespace {
+double batch_mean(const at::Tensor& t) {
+  return t.detach().to(torch::kDouble).mean().item<double>();
+}
+}  // namespace
+
+OrpoAlgorithm::OrpoAlgorithm(const Config& config) {
+  TrainingConfig defaults;  // TRL ORPOConfig
+  defaults.learning_rate = 1e-6;
+  defaults.max_length = 1024;
+  defaults.max_prompt_length = 512;
+  training_ = TrainingConfig::read(config, defaults);
+  beta_ = config.get<double>("beta", 0.1);
+  if (!(beta_ > 0)) config.fail("beta", "must be > 0");
+}
+
+void OrpoAlgorithm::run(StageContext& ctx) {
+  auto model = prepare_policy(ctx, training_);
+  auto tokenizer = ctx.tokenizer();
+  auto chat_template = ChatTemplate::get(ctx.chat_template);
+  if (!ctx.data) throw Error("stage '" + ctx.stage_name + "': no data source");
+
+  const bool eval_on_train = training_.eval_only && ctx.data->size(Split::eval) == 0;
+  const Split eval_split = eval_on_train ? Split::train : Split::eval;
+  std::vector<TokenizedPair> train_pairs, eval_pairs;
+  if (!training_.eval_only)
+    train_pairs = tokenize_pairs(*ctx.data, Split::train, *tokenizer, chat_template, training_);
+  eval_pairs = tokenize_pairs(*ctx.data, eval_split, *tokenizer, chat_template, training_);
+  const std::int64_t pad_id = tokenizer->pad_id();
+
+  struct Computed {
+    PairLogps policy;
+    OrpoLossOutput loss;
+    std::int64_t tokens;
+  };
+  auto compute = [&](const std::vector<std::size_t>& indices, Split split) {
+    const auto& pairs = split == Split::train && !training_.eval_only ? train_pairs : eval_pairs;
+    PairBatch batch = collate_pairs(pairs, indices, pad_id);
+    Computed c;
+    c.tokens = batch.tokens;
+    c.policy = concatenated_forward(*model, batch);
+    c.loss = orpo_loss(c.policy.chosen, c.policy.rejected, beta_);
+    return c;
+  };
+
+  TrainingTask task;
+  task.trainable = trainable_parameters(ctx, *model);
+  task.train_size = train_pairs.size();
+  task.eval_size = eval_pairs.size();
+  task.set_training = [&](bool on) { set_training_mode(ctx, *model, training_, on); };
+  task.step = [&](const std::vector<std::size_t>& indices, Split split) {
+    Computed c = compute(indices, split);
+    const auto& r_w = c.loss.chosen_rewards;
+    const auto& r_l = c.loss.rejected_rewards;
+    Metrics metrics{{"rewards/chosen", batch_mean(r_w)},
+                    {"rewards/rejected", batch_mean(r_l)},
+                    {"rewards/accuracies", batch_mean((r_w > r_l).to(torch::kFloat))},
+                    {"rewards/margins", batch_mean(r_w - r_l)},
+                    {"logps/chosen", batch_mean(c.policy.chosen.mean)},
+                    {"logps/rejected", batch_mean(c.policy.rejected.mean)},
+                    {"logits/chosen", batch_mean(c.policy.chosen.logits_mean)},
+                    {"logits/rejected", batch_mean(c.policy.rejected.logits_mean)},
+                    {"nll_loss", batch_mean(c.loss.nll_loss)},
+                    {"log_odds_ratio", batch_mean(c.loss.ratio)},
+                    {"log_odds_chosen", batch_mean(c.loss.log_odds_chosen)}};
+    return StepOutput{c.loss.loss, metrics, c.tokens};
+  };
+  Trainer trainer(ctx, training_);
+
+  if (training_.eval_only) {
+    set_training_mode(ctx, *model, training_, false);
+    torch::NoGradGuard no_grad;
+    std::vector<std::string> lines;
+    const auto batch_size = static_cast<std::size_t>(training_.per_device_eval_batch_size);
+    double correct = 0;
+    for (std::size_t begin = 0; begin < eval_pairs.size(); begin += batch_size) {
+      std::vector<std::size_t> idx;
+      for (std::size_t i = begin; i < std::min(eval_pairs.size(), begin + batch_size); ++i)
+        idx.push_back(i);
+      Computed c = compute(idx, Split::eval);
+      for (std::size_t k = 0; k < idx.size(); ++k) {
+        const auto j = static_cast<std::int64_t>(k);
+        nlohmann::ordered_json line;
+        line["index"] = idx[k];
+        line["source"] = ctx.data->at(idx[k], eval_split).source;
+        line["chosen_logp"] = c.policy.chosen.sum[j].item<double>();
+        line["rejected_logp"] = c.policy.rejected.sum[j].item<double>();
+        line["chosen_avg_logp"] = c.policy.chosen.mean[j].item<double>();
+        line["rejected_avg_logp"] = c.policy.rejected.mean[j].item<double>();
+        lines.push_back(line.dump());
+        if (c.policy.chosen.sum[j].item<double>() > c.policy.rejected.sum[j].item<double>())
+          ++correct;
+      }
+    }
+    write_jsonl(ctx.stage_dir / "eval_predictions.jsonl", lines);
+    Metrics eval = trainer.evaluate(task);
+    eval.emplace_back("eval_preference_accuracy",
+                      eval_pairs.empty() ? 0.0 : correct / static_cast<double>(eval_pairs.size()));
+    report_metrics(
+        ctx, 0, eval,
+        "eval_only on " + std::to_string(eval_pairs.size()) + " pairs (eval_predictions.jsonl)");
+    return;
+  }
+  if (trainer.train(task)) save_stage_result(ctx, *model);
+}
+
+}  // namespace rlhf::orpo

@@ -1,0 +1,37 @@
+// The "orpo" algorithm: Odds Ratio Preference Optimization (Hong et al. 2024,
+// https://arxiv.org/abs/2403.07691), on the SDK Trainer — SFT and preference alignment in one
+// stage, no reference model (orpo_loss.hpp).
+//
+//   [[stage]]
+//   name = "orpo"
+//   algorithm = "orpo"
+//   beta = 0.1                     # λ, weight of the odds-ratio term (paper: 0.1)
+//   # + every TrainingConfig key (learning_rate, max_steps, …; TRL names and defaults)
+//
+// eval_only = true: no training; evaluates the eval split (the train split when there is none),
+// logs eval_* metrics and writes `<stage_dir>/eval_predictions.jsonl`, one line per pair:
+// {"index", "source", "chosen_logp", "rejected_logp" (summed), "chosen_avg_logp",
+//  "rejected_avg_logp"}, plus `eval_preference_accuracy` (rlhf-host addition): the fraction of
+// pairs with log π_θ(y_w|x) > log π_θ(y_l|x).
+#pragma once
+
+#include "rlhf/algorithm.hpp"
+#include "rlhf/training_config.hpp"
+
+namespace rlhf {
+class Config;
+}
+
+namespace rlhf::orpo {
+
+class OrpoAlgorithm : public Algorithm {
+ public:
+  explicit OrpoAlgorithm(const Config& config);
+  void run(StageContext& ctx) override;
+
+ private:
+  TrainingConfig training_;
+  double beta_ = 0.1;  // λ
+};
+
+}  // namespace rlhf::orpo

@@ -1,0 +1,103 @@
+#include "sft_algorithm.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "rlhf/causal_lm.hpp"
+#include "rlhf/config.hpp"
+#include "rlhf/error.hpp"
+#include "rlhf/eval_report.hpp"
+#include "rlhf/logprobs.hpp"
+#include "rlhf/preference_data.hpp"
+#include "rlhf/stage_context.hpp"
+#include "rlhf/stage_setup.hpp"
+#include "rlhf/tokenizer.hpp"
+#include "rlhf/trainer.hpp"
+#include "sft_loss.hpp"
+
+namespace rlhf::sft {
+
+SftAlgorithm::SftAlgorithm(const Config& config) {
+  TrainingConfig defaults;  // TRL SFTConfig
+  defaults.learning_rate = 2e-5;
+  defaults.max_length = 1024;
+  defaults.max_prompt_length = 512;
+  training_ = TrainingConfig::read(config, defaults);
+}
+
+void SftAlgorithm::run(StageContext& ctx) {
+  auto model = prepare_policy(ctx, training_);
+  auto tokenizer = ctx.tokenizer();
+  auto chat_template = ChatTemplate::get(ctx.chat_template);
+  if (!ctx.data) throw Error("stage '" + ctx.stage_name + "': no data source");
+
+  auto tokenize_split = [&](Split split) {
+    std::vector<PromptCompletionIds> rows;
+    for (std::size_t i = 0; i < ctx.data->size(split); ++i)
+      rows.push_back(
+          tokenize_completion(ctx.data->at(i, split), *tokenizer, chat_template, training_));
+    return rows;
+  };
+  const bool eval_on_train = training_.eval_only && ctx.data->size(Split::eval) == 0;
+  const Split eval_split = eval_on_train ? Split::train : Split::eval;
+  std::vector<PromptCompletionIds> train_rows, eval_rows;
+  if (!training_.eval_only) train_rows = tokenize_split(Split::train);
+  eval_rows = tokenize_split(eval_split);
+  const std::int64_t pad_id = tokenizer->pad_id();
+
+  auto batch_of = [&](const std::vector<std::size_t>& indices, Split split, std::int64_t& tokens) {
+    const auto& rows = split == Split::train && !training_.eval_only ? train_rows : eval_rows;
+    std::vector<PromptCompletionIds> picked;
+    for (auto i : indices) {
+      picked.push_back(rows.at(i));
+      tokens += static_cast<std::int64_t>(rows[i].prompt.size() + rows[i].completion.size());
+    }
+    return collate(picked, pad_id);
+  };
+
+  TrainingTask task;
+  task.trainable = trainable_parameters(ctx, *model);
+  task.train_size = train_rows.size();
+  task.eval_size = eval_rows.size();
+  task.set_training = [&](bool on) { set_training_mode(ctx, *model, training_, on); };
+  task.step = [&](const std::vector<std::size_t>& indices, Split split) {
+    std::int64_t tokens = 0;
+    Batch batch = batch_of(indices, split, tokens);
+    at::Tensor logits = model->forward(batch.input_ids, batch.attention_mask);
+    SftLossOutput out = sft_loss(logits, batch.labels);
+    return StepOutput{out.loss, {{"mean_token_accuracy", out.mean_token_accuracy}}, tokens};
+  };
+  Trainer trainer(ctx, training_);
+
+  if (training_.eval_only) {
+    set_training_mode(ctx, *model, training_, false);
+    torch::NoGradGuard no_grad;
+    std::vector<std::string> lines;
+    const auto batch_size = static_cast<std::size_t>(training_.per_device_eval_batch_size);
+    for (std::size_t begin = 0; begin < eval_rows.size(); begin += batch_size) {
+      std::vector<std::size_t> idx;
+      for (std::size_t i = begin; i < std::min(eval_rows.size(), begin + batch_size); ++i)
+        idx.push_back(i);
+      std::int64_t tokens = 0;
+      Batch batch = batch_of(idx, Split::eval, tokens);
+      SequenceLogps logps =
+          sequence_logps(model->forward(batch.input_ids, batch.attention_mask), batch.labels);
+      for (std::size_t k = 0; k < idx.size(); ++k) {
+        const auto j = static_cast<std::int64_t>(k);
+        nlohmann::ordered_json line;
+        line["index"] = idx[k];
+        line["source"] = ctx.data->at(idx[k], eval_split).source;
+        line["completion_logp"] = logps.sum[j].item<double>();
+        line["completion_tokens"] = static_cast<std::int64_t>(logps.tokens[j].item<double>());
+        lines.push_back(line.dump());
+      }
+    }
+    write_jsonl(ctx.stage_dir / "eval_predictions.jsonl", lines);
+    report_metrics(
+        ctx, 0, trainer.evaluate(task),
+        "eval_only on " + std::to_string(eval_rows.size()) + " examples (eval_predictions.jsonl)");
+    return;
+  }
+  if (trainer.train(task)) save_stage_result(ctx, *model);
+}
+
+}  // namespace rlhf::sft

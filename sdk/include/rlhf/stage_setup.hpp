@@ -1,0 +1,51 @@
+// What every training algorithm does around the Trainer: get the policy ready for the stage,
+// say what trains, switch train/eval mode, and save the stage's result.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "rlhf/optimizer.hpp"
+
+namespace rlhf {
+
+class CausalLM;
+class Adapter;
+struct StageContext;
+struct TrainingConfig;
+
+// The policy model of the stage. With `merge_adapter_before` and an adapter, the adapter's
+// deltas are folded into the base weights (Adapter::merge) and a fresh adapter is attached, so
+// the previous stage's result becomes the base model — and DPO's reference policy. Turns on
+// gradient checkpointing when asked.
+std::shared_ptr<CausalLM> prepare_policy(StageContext& ctx, const TrainingConfig& config);
+
+// The adapter's parameters (PEFT names) when there is an adapter, else every model parameter
+// that requires grad (a full fine-tune).
+NamedTensors trainable_parameters(StageContext& ctx, CausalLM& model);
+
+// Training mode on/off for the model and the adapter's dropout; with `disable_dropout` (TRL's
+// default) dropout stays off while training too.
+void set_training_mode(StageContext& ctx, CausalLM& model, const TrainingConfig& config, bool on);
+
+// Writes the stage result into ctx.stage_dir: `adapter/` (PEFT layout) with an adapter, else
+// `model/` (full weights, Hugging Face layout). Returns the folder written.
+std::filesystem::path save_stage_result(StageContext& ctx, CausalLM& model);
+
+// Disables the adapter for the life of the guard (the reference policy of DPO-style losses);
+// a null adapter makes it a no-op.
+class AdapterDisabled {
+ public:
+  explicit AdapterDisabled(Adapter* adapter);
+  ~AdapterDisabled();
+  AdapterDisabled(const AdapterDisabled&) = delete;
+  AdapterDisabled& operator=(const AdapterDisabled&) = delete;
+
+ private:
+  Adapter* adapter_;
+  bool was_enabled_ = false;
+};
+
+}  // namespace rlhf

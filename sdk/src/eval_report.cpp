@@ -1,0 +1,34 @@
+#include "rlhf/eval_report.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
+#include "rlhf/error.hpp"
+#include "rlhf/metrics.hpp"
+#include "rlhf/stage_context.hpp"
+
+namespace rlhf {
+
+void write_jsonl(const std::filesystem::path& path, const std::vector<std::string>& lines) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp);
+    for (const auto& line : lines) out << line << '\n';
+    if (!out) throw Error(tmp.string() + ": write failed");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+void report_metrics(StageContext& ctx, std::int64_t step, const Metrics& values,
+                    const std::string& what) {
+  if (ctx.metrics) ctx.metrics->log(ctx.stage_name, step, 0.0, values);
+  if (!ctx.logger) return;
+  std::string text;
+  for (const auto& [name, value] : values) text += fmt::format(" | {} {:.4g}", name, value);
+  ctx.logger->info("[{}] {}{}", ctx.stage_name, what, text);
+}
+
+}  // namespace rlhf

@@ -1,0 +1,102 @@
+#include "rlhf/preference_data.hpp"
+
+#include "rlhf/causal_lm.hpp"
+#include "rlhf/error.hpp"
+#include "rlhf/tokenizer.hpp"
+#include "rlhf/training_config.hpp"
+
+namespace rlhf {
+
+namespace {
+
+void truncate_row(PromptCompletionIds& row, const TrainingConfig& config) {
+  truncate(row, config.max_length, config.max_prompt_length,
+           config.truncation_mode == "keep_start");
+}
+
+std::string where(const Example& example) {
+  return example.source.empty() ? std::string("example") : example.source;
+}
+
+}  // namespace
+
+TokenizedPair tokenize_pair(const Example& example, const Tokenizer& tokenizer,
+                            const ChatTemplate& chat_template, const TrainingConfig& config) {
+  if (example.chosen.empty() || example.rejected.empty())
+    throw Error(where(example) +
+                ": not a preference record (needs chosen and rejected; see the jsonl formats)");
+  TokenizedPair pair;
+  pair.chosen = chat_template.encode(tokenizer, example.prompt, example.chosen);
+  pair.rejected = chat_template.encode(tokenizer, example.prompt, example.rejected);
+  truncate_row(pair.chosen, config);
+  truncate_row(pair.rejected, config);
+  if (pair.chosen.completion.empty() || pair.rejected.completion.empty())
+    throw Error(where(example) + ": completion is empty after truncation (max_length " +
+                std::to_string(config.max_length) + ", max_prompt_length " +
+                std::to_string(config.max_prompt_length) + ")");
+  return pair;
+}
+
+std::vector<TokenizedPair> tokenize_pairs(const DataSource& data, Split split,
+                                          const Tokenizer& tokenizer,
+                                          const ChatTemplate& chat_template,
+                                          const TrainingConfig& config) {
+  std::vector<TokenizedPair> out;
+  out.reserve(data.size(split));
+  for (std::size_t i = 0; i < data.size(split); ++i)
+    out.push_back(tokenize_pair(data.at(i, split), tokenizer, chat_template, config));
+  return out;
+}
+
+PromptCompletionIds tokenize_completion(const Example& example, const Tokenizer& tokenizer,
+                                        const ChatTemplate& chat_template,
+                                        const TrainingConfig& config) {
+  PromptCompletionIds row;
+  if (example.text) {
+    row.completion = tokenizer.encode(*example.text, tokenizer.add_bos_token(), true);
+  } else {
+    const auto& completion = !example.completion.empty() ? example.completion : example.chosen;
+    if (completion.empty())
+      throw Error(where(example) +
+                  ": not an SFT record (needs prompt+completion, messages, text or chosen)");
+    row = chat_template.encode(tokenizer, example.prompt, completion);
+  }
+  truncate_row(row, config);
+  if (row.completion.empty())
+    throw Error(where(example) + ": completion is empty after truncation (max_length " +
+                std::to_string(config.max_length) + ")");
+  return row;
+}
+
+PairBatch collate_pairs(const std::vector<TokenizedPair>& pairs,
+                        const std::vector<std::size_t>& indices, std::int64_t pad_id) {
+  std::vector<PromptCompletionIds> rows;
+  rows.reserve(2 * indices.size());
+  PairBatch out;
+  for (auto i : indices) rows.push_back(pairs.at(i).chosen);
+  for (auto i : indices) rows.push_back(pairs.at(i).rejected);
+  for (const auto& r : rows)
+    out.tokens += static_cast<std::int64_t>(r.prompt.size() + r.completion.size());
+  out.batch = collate(rows, pad_id);
+  out.pairs = static_cast<std::int64_t>(indices.size());
+  return out;
+}
+
+PairLogps split_pair_logps(const SequenceLogps& rows, std::int64_t pairs) {
+  auto half = [pairs](const at::Tensor& t, std::int64_t start) {
+    return t.narrow(0, start, pairs);
+  };
+  PairLogps out;
+  out.chosen = {half(rows.sum, 0), half(rows.mean, 0), half(rows.tokens, 0),
+                half(rows.logits_mean, 0)};
+  out.rejected = {half(rows.sum, pairs), half(rows.mean, pairs), half(rows.tokens, pairs),
+                  half(rows.logits_mean, pairs)};
+  return out;
+}
+
+PairLogps concatenated_forward(CausalLM& model, const PairBatch& batch) {
+  at::Tensor logits = model.forward(batch.batch.input_ids, batch.batch.attention_mask);
+  return split_pair_logps(sequence_logps(logits, batch.batch.labels), batch.pairs);
+}
+
+}  // namespace rlhf
