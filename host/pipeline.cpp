@@ -102,7 +102,13 @@ void check_merged_unknown_keys(const Config& merged_config, const Config& base,
   const Config& origin = from_over ? over : base;
   std::string message = "unknown key";
   if (!first.suggestion.empty()) message += " (did you mean '" + first.suggestion + "'?)";
-  throw ConfigError(origin.location(key), origin.key_path() + "." + key, message);
+  // The key's own position, as Config::unknown_keys() reports it.
+  std::string location = origin.location(key);
+  if (origin.raw())
+    if (auto it = origin.raw()->find(key); it != origin.raw()->end() && it->first.source().begin)
+      location = origin.file() + ":" + std::to_string(it->first.source().begin.line) + ":" +
+                 std::to_string(it->first.source().begin.column);
+  throw ConfigError(location, origin.key_path() + "." + key, message);
 }
 
 const toml::table* table_or_null(const Config& parent, const std::string& key) {

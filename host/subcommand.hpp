@@ -34,6 +34,6 @@ struct SubcommandRegistration {
 
 #define RLHF_SUBCOMMAND_CAT2(a, b) a##b
 #define RLHF_SUBCOMMAND_CAT(a, b) RLHF_SUBCOMMAND_CAT2(a, b)
-#define RLHF_SUBCOMMAND(NAME, SUMMARY, FN)                                                 \
+#define RLHF_SUBCOMMAND(NAME, SUMMARY, FN)                                                     \
   static ::rlhf::host::SubcommandRegistration RLHF_SUBCOMMAND_CAT(rlhf_subcommand_, __LINE__)( \
       NAME, SUMMARY, FN);

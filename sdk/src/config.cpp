@@ -1,10 +1,10 @@
 // Config: typed view of a toml++ table with declared-key tracking.
 #include "rlhf/config.hpp"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace rlhf {
 namespace {
@@ -16,16 +16,26 @@ std::string where(const std::string& file, const toml::source_region& region) {
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::table: return "table";
-    case toml::node_type::array: return "array";
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::date: return "date";
-    case toml::node_type::time: return "time";
-    case toml::node_type::date_time: return "date-time";
-    default: return "nothing";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    default:
+      return "nothing";
   }
 }
 
@@ -168,9 +178,9 @@ T Config::require(const std::string& key) const {
   return *v;
 }
 
-#define RLHF_CONFIG_INSTANTIATE(T)                                              \
+#define RLHF_CONFIG_INSTANTIATE(T)                                             \
   template std::optional<T> Config::get_optional<T>(const std::string&) const; \
-  template T Config::get<T>(const std::string&, const T&) const;              \
+  template T Config::get<T>(const std::string&, const T&) const;               \
   template T Config::require<T>(const std::string&) const;
 RLHF_CONFIG_INSTANTIATE(bool)
 RLHF_CONFIG_INSTANTIATE(int)
@@ -265,7 +275,8 @@ void Config::check_no_unknown_keys() const {
   const auto& first = unknown.front();
   std::string msg = "unknown key";
   if (!first.suggestion.empty()) msg += " (did you mean '" + first.suggestion + "'?)";
-  if (unknown.size() > 1) msg += " (and " + std::to_string(unknown.size() - 1) + " more unknown keys)";
+  if (unknown.size() > 1)
+    msg += " (and " + std::to_string(unknown.size() - 1) + " more unknown keys)";
   throw ConfigError(first.location, first.key_path, msg);
 }
 
@@ -282,17 +293,19 @@ void Config::fail(const std::string& key, const std::string& message) const {
 }
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
+  // Optimal string alignment: insertions, deletions, substitutions and transpositions of two
+  // adjacent letters each cost 1, so the common typo "stpes" is one edit from "steps".
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i)
     for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
+  return d[a.size()][b.size()];
 }
 
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {

@@ -61,11 +61,17 @@ class TestRecorder : public rlhf::Algorithm {
       auto model = ctx.model();
       std::int64_t frozen = 0;
       for (const auto& p : model->parameters()) frozen += p.requires_grad() ? 0 : 1;
+      // A counter kept on the model itself: a stage that continues an earlier stage's policy
+      // sees that stage's visit.
+      const auto buffers = model->named_buffers(false);
+      const torch::Tensor* found = buffers.find("test_recorder_visits");
+      torch::Tensor visits =
+          found ? *found : model->register_buffer("test_recorder_visits", torch::zeros({1}));
+      visits.add_(1);
       out << "model.parameters=" << model->parameters().size() << "\n"
           << "model.frozen=" << frozen << "\n"
-          << "model.same_as_last=" << (model.get() == last_model_seen() ? 1 : 0) << "\n"
+          << "model.visits=" << visits.item<double>() << "\n"
           << "tokenizer.vocab=" << ctx.tokenizer()->vocab_size() << "\n";
-      last_model_seen() = model.get();
     }
     for (std::int64_t step = 1; step <= steps_ && !ctx.stop_requested(); ++step)
       ctx.metrics->log(ctx.stage_name, step, static_cast<double>(step) / steps_,
@@ -76,11 +82,6 @@ class TestRecorder : public rlhf::Algorithm {
   }
 
  private:
-  // Lets consecutive stages report whether the host handed them the same policy object.
-  static void*& last_model_seen() {
-    static void* last = nullptr;
-    return last;
-  }
   std::int64_t steps_;
   std::string output_;
   bool load_model_;
