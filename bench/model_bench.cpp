@@ -9,10 +9,14 @@
 // Forward+backward = 3 × forward.
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "rlhf/causal_lm.hpp"
@@ -37,6 +41,43 @@ double matmul_peak_gflops(torch::ScalarType dtype) {
     best = std::max(best, 2.0 * n * n * n / s / 1e9);
   }
   return best;
+}
+
+// VmRSS / VmHWM of this process in MiB.
+double status_mib(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::strlen(key))) / 1024.0;
+  return 0;
+}
+
+rlhf::ModelConfig bench_config();
+
+// Saves the model in float32, then loads it back and reports the peak resident memory the load
+// added: one copy of the weights (plus one tensor) means peak − before ≈ the weights' size.
+void load_memory_check() {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("rlhf-model-bench-" + std::to_string(::getpid()));
+  double weights_mib = 0;
+  {
+    torch::manual_seed(0);
+    rlhf::CausalLM model(bench_config(), torch::kFloat32);
+    for (const auto& p : model.parameters()) weights_mib += p.numel() * 4.0 / (1 << 20);
+    model.save_pretrained(dir);
+  }
+  std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to the current RSS
+  const double before = status_mib("VmRSS:");
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto loaded = rlhf::load_causal_lm(dir);
+    const double s = seconds_since(t0);
+    std::printf(
+        "load: %.0f MiB of float32 weights in %.1f s; resident before %.0f MiB, peak during "
+        "load +%.0f MiB, after load +%.0f MiB\n",
+        weights_mib, s, before, status_mib("VmHWM:") - before, status_mib("VmRSS:") - before);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 rlhf::ModelConfig bench_config() {
@@ -127,6 +168,7 @@ int main(int argc, char** argv) {
       "model: Llama-shaped H=768 I=2048 L=12 nh=12 nkv=4 V=32000 tied, %.1fM params; "
       "batch %lld x seq %lld; %d threads; %d timed iterations\n",
       params / 1e6, static_cast<long long>(B), static_cast<long long>(T), threads, iters);
+  load_memory_check();
   for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
     const char* name = dtype == torch::kFloat32 ? "float32" : "bfloat16";
     const double peak = matmul_peak_gflops(dtype);

@@ -231,9 +231,16 @@ const SafetensorsEntry& SafetensorsFile::entry(const std::string& name) const {
 torch::Tensor SafetensorsFile::load(const std::string& name) const {
   const SafetensorsEntry& e = entry(name);
   torch::Tensor out = torch::empty(e.shape, torch::TensorOptions().dtype(e.scalar_type));
-  if (e.end > e.begin)
-    std::memcpy(out.data_ptr(), static_cast<const char*>(map_) + buffer_offset_ + e.begin,
-                e.end - e.begin);
+  if (e.end > e.begin) {
+    const char* src = static_cast<const char*>(map_) + buffer_offset_ + e.begin;
+    std::memcpy(out.data_ptr(), src, e.end - e.begin);
+    // Drop the pages just read from this process's resident set (they stay in the page cache),
+    // so loading a model never counts the file and the weights at once.
+    static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto first = (reinterpret_cast<std::uintptr_t>(src) + page - 1) / page * page;
+    const auto last = (reinterpret_cast<std::uintptr_t>(src) + (e.end - e.begin)) / page * page;
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
   return out;
 }
 
