@@ -11,6 +11,7 @@
 #include "plugin_registry.hpp"
 #include "rlhf/adapter.hpp"
 #include "rlhf/algorithm.hpp"
+#include "rlhf/chat_template.hpp"
 #include "rlhf/data_source.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/quantizer.hpp"
@@ -67,6 +68,7 @@ ModelSpec read_model(const Config& model) {
   const auto dtype = model.get<std::string>("dtype", "float32");
   spec.dtype = located(model, "dtype", [&] { return parse_dtype(dtype); });
   spec.chat_template = model.get<std::string>("chat_template", "none");
+  located(model, "chat_template", [&] { return ChatTemplate::get(spec.chat_template); });
   return spec;
 }
 
