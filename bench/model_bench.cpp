@@ -9,6 +9,7 @@
 // Forward+backward = 3 × forward.
 #include <torch/torch.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -54,17 +55,24 @@ double status_mib(const char* key) {
 
 rlhf::ModelConfig bench_config();
 
-// Saves the model in float32, then loads it back and reports the peak resident memory the load
-// added: one copy of the weights (plus one tensor) means peak − before ≈ the weights' size.
+// Loads a float32 checkpoint of the bench model and reports the peak resident memory the load
+// added: one copy of the weights (plus one tensor) means peak − before ≈ the weights' size. The
+// checkpoint is written by a child process, so this process's heap holds no freed weights that
+// the load could silently reuse.
 void load_memory_check() {
   const auto dir =
       std::filesystem::temp_directory_path() / ("rlhf-model-bench-" + std::to_string(::getpid()));
-  double weights_mib = 0;
-  {
+  const pid_t child = ::fork();
+  if (child == 0) {
     torch::manual_seed(0);
-    rlhf::CausalLM model(bench_config(), torch::kFloat32);
-    for (const auto& p : model.parameters()) weights_mib += p.numel() * 4.0 / (1 << 20);
-    model.save_pretrained(dir);
+    rlhf::CausalLM(bench_config(), torch::kFloat32).save_pretrained(dir);
+    std::_Exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::printf("load: the child that writes the checkpoint failed\n");
+    return;
   }
   std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to the current RSS
   const double before = status_mib("VmRSS:");
@@ -72,6 +80,8 @@ void load_memory_check() {
     const auto t0 = std::chrono::steady_clock::now();
     auto loaded = rlhf::load_causal_lm(dir);
     const double s = seconds_since(t0);
+    double weights_mib = 0;
+    for (const auto& p : loaded->parameters()) weights_mib += p.numel() * 4.0 / (1 << 20);
     std::printf(
         "load: %.0f MiB of float32 weights in %.1f s; resident before %.0f MiB, peak during "
         "load +%.0f MiB, after load +%.0f MiB\n",
@@ -158,6 +168,7 @@ int main(int argc, char** argv) {
     else if (k == "--threads")
       threads = std::atoi(argv[i + 1]);
   }
+  load_memory_check();  // first: fork() before this process starts any thread pool
   at::set_num_threads(threads);
   std::int64_t params = 0;
   {
@@ -168,7 +179,6 @@ int main(int argc, char** argv) {
       "model: Llama-shaped H=768 I=2048 L=12 nh=12 nkv=4 V=32000 tied, %.1fM params; "
       "batch %lld x seq %lld; %d threads; %d timed iterations\n",
       params / 1e6, static_cast<long long>(B), static_cast<long long>(T), threads, iters);
-  load_memory_check();
   for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
     const char* name = dtype == torch::kFloat32 ? "float32" : "bfloat16";
     const double peak = matmul_peak_gflops(dtype);

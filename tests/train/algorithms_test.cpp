@@ -1,0 +1,293 @@
+// Step-0 losses and metrics of the sft, dpo and orpo algorithms, run end to end on a tiny
+// model through the SDK Trainer, against algorithms.md's formulas computed here from log-probs
+// of each row taken separately (no padding, no concatenation, double precision).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "dpo/dpo_algorithm.hpp"
+#include "jsonl/jsonl_source.hpp"
+#include "orpo/orpo_algorithm.hpp"
+#include "rlhf/config.hpp"
+#include "rlhf/metrics.hpp"
+#include "rlhf/preference_data.hpp"
+#include "rlhf/stage_context.hpp"
+#include "rlhf/trainer.hpp"
+#include "rlhf/training_config.hpp"
+#include "sft/sft_algorithm.hpp"
+#include "test_model.hpp"
+
+using namespace rlhf;
+using namespace rlhf::test;
+
+namespace {
+
+double log_sigma(double z) {
+  return z >= 0 ? -std::log1p(std::exp(-z)) : z - std::log1p(std::exp(z));
+}
+
+fs::path preference_file() {
+  fs::path p = fs::temp_directory_path() / "rlhf_train_alg" / "prefs.jsonl";
+  fs::create_directories(p.parent_path());
+  std::ofstream out(p);
+  for (int a = 1; a <= 12; ++a) {
+    int b = (a * 7) % 10;
+    out << "{\"prompt\": \"What is " << a << " + " << b << "?\", \"chosen\": \"" << a + b
+        << "\", \"rejected\": \"" << a + b + 1 + a % 3 << " is the answer\"}\n";
+  }
+  return p;
+}
+
+// One algorithm run on a fresh tiny model with the test adapter; keeps what the independent
+// computation needs.
+struct AlgoRun {
+  std::shared_ptr<Tokenizer> tok = tiny_tokenizer();
+  std::shared_ptr<CausalLM> model = tiny_model(tok->vocab_size());
+  TestAdapter adapter;
+  std::unique_ptr<jsonl::JsonlSource> data;
+  fs::path dir;
+  std::vector<std::size_t> first_batch;
+  nlohmann::json metrics;  // first logged line
+  std::vector<nlohmann::json> lines;
+
+  template <class Algo>
+  void go(const std::string& name, const std::string& toml, bool with_adapter = true,
+          const std::string& data_extra = "") {
+    dir = fs::temp_directory_path() / "rlhf_train_alg" / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    torch::manual_seed(1);
+    if (with_adapter) adapter.attach(*model);
+    Config data_config =
+        Config::parse("path = \"" + preference_file().string() + "\"\n" + data_extra, "d.toml");
+    data = std::make_unique<jsonl::JsonlSource>(data_config);
+    data->load(11);
+    {
+      MetricsSink sink(dir);
+      StageContext ctx;
+      ctx.stage_name = name;
+      ctx.seed = 11;
+      ctx.run_dir = dir;
+      ctx.stage_dir = dir / name;
+      ctx.metrics = &sink;
+      ctx.data = data.get();
+      auto m = model;
+      auto t = tok;
+      ctx.model = [m] { return m; };
+      ctx.tokenizer = [t] { return t; };
+      ctx.chat_template = "zephyr";
+      ctx.adapter = with_adapter ? &adapter : nullptr;
+      Config config = Config::parse(toml, "stage.toml");
+      Algo algorithm(config);
+      EXPECT_TRUE(config.unknown_keys().empty());
+      algorithm.run(ctx);
+    }
+    std::ifstream in(dir / "metrics.jsonl");
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+    if (!lines.empty()) metrics = lines[0];
+    auto order = epoch_permutation(data->size(), 11, 0);
+    first_batch.assign(order.begin(), order.begin() + 4);
+  }
+
+  PromptCompletionIds encode(const Example& e, const std::vector<Message>& completion) const {
+    return ChatTemplate::get("zephyr").encode(*tok, e.prompt, completion);
+  }
+};
+
+// Policy (adapter on) and reference (adapter off) log-probs of pair i, row by row.
+struct PairRows {
+  RowLogp chosen, rejected, ref_chosen, ref_rejected;
+};
+PairRows pair_rows(AlgoRun& r, std::size_t i) {
+  Example e = r.data->at(i);
+  auto c = r.encode(e, e.chosen), l = r.encode(e, e.rejected);
+  PairRows p;
+  p.chosen = row_logp(*r.model, c);
+  p.rejected = row_logp(*r.model, l);
+  r.adapter.set_enabled(false);
+  p.ref_chosen = row_logp(*r.model, c);
+  p.ref_rejected = row_logp(*r.model, l);
+  r.adapter.set_enabled(true);
+  return p;
+}
+
+void expect_close(const nlohmann::json& metrics, const std::string& name, double expected) {
+  ASSERT_TRUE(metrics.contains(name)) << name << " missing in " << metrics.dump();
+  double got = metrics[name].get<double>();
+  EXPECT_NEAR(got, expected, 2e-4 * std::max(1.0, std::abs(expected))) << name;
+}
+
+const char* kStep0 =
+    "max_steps = 1\nper_device_train_batch_size = 4\nlogging_steps = 1\nlearning_rate = 0.0\n";
+
+}  // namespace
+
+class DpoStep0 : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DpoStep0, LossAndMetricsEqualTheFormulas) {
+  const std::string loss_type = GetParam();
+  const double beta = 0.2;
+  const double eps = loss_type == "sigmoid" || loss_type == "robust" ? 0.1 : 0.0;
+  AlgoRun r;
+  r.go<dpo::DpoAlgorithm>("dpo_" + loss_type,
+                          std::string(kStep0) + "beta = 0.2\nloss_type = \"" + loss_type +
+                              "\"\nlabel_smoothing = " + std::to_string(eps) + "\n");
+  double loss = 0, r_w = 0, r_l = 0, acc = 0, lp_w = 0, lp_l = 0, lg_w = 0, lg_l = 0;
+  for (auto i : r.first_batch) {
+    PairRows p = pair_rows(r, i);
+    const bool ipo = loss_type == "ipo";
+    double pi_logratios = ipo ? p.chosen.mean() - p.rejected.mean() : p.chosen.sum - p.rejected.sum;
+    double ref_logratios =
+        ipo ? p.ref_chosen.mean() - p.ref_rejected.mean() : p.ref_chosen.sum - p.ref_rejected.sum;
+    double h = pi_logratios - ref_logratios;
+    if (loss_type == "sigmoid")
+      loss += -(1 - eps) * log_sigma(beta * h) - eps * log_sigma(-beta * h);
+    else if (loss_type == "robust")
+      loss += (-(1 - eps) * log_sigma(beta * h) + eps * log_sigma(-beta * h)) / (1 - 2 * eps);
+    else if (loss_type == "hinge")
+      loss += std::max(0.0, 1 - beta * h);
+    else
+      loss += std::pow(h - 1 / (2 * beta), 2);
+    double rw = beta * (p.chosen.sum - p.ref_chosen.sum);
+    double rl = beta * (p.rejected.sum - p.ref_rejected.sum);
+    r_w += rw;
+    r_l += rl;
+    acc += rw > rl ? 1 : 0;
+    lp_w += p.chosen.sum;
+    lp_l += p.rejected.sum;
+    lg_w += p.chosen.logits_mean;
+    lg_l += p.rejected.logits_mean;
+  }
+  ASSERT_FALSE(r.lines.empty());
+  const auto& m = r.metrics;
+  EXPECT_EQ(m["step"].get<int>(), 1);
+  expect_close(m, "loss", loss / 4);
+  expect_close(m, "rewards/chosen", r_w / 4);
+  expect_close(m, "rewards/rejected", r_l / 4);
+  expect_close(m, "rewards/margins", (r_w - r_l) / 4);
+  expect_close(m, "rewards/accuracies", acc / 4);
+  expect_close(m, "logps/chosen", lp_w / 4);
+  expect_close(m, "logps/rejected", lp_l / 4);
+  expect_close(m, "logits/chosen", lg_w / 4);
+  expect_close(m, "logits/rejected", lg_l / 4);
+  EXPECT_NE(r_w, r_l);  // the test adapter really makes policy and reference differ
+  EXPECT_TRUE(fs::exists(r.dir / ("dpo_" + loss_type) / "adapter" / "adapter_config.json"));
+}
+
+INSTANTIATE_TEST_SUITE_P(LossTypes, DpoStep0,
+                         ::testing::Values("sigmoid", "robust", "hinge", "ipo"));
+
+TEST(DpoPrecompute, PrecomputedReferenceGivesTheSameMetrics) {
+  AlgoRun a, b;
+  a.go<dpo::DpoAlgorithm>("dpo_live", kStep0);
+  b.go<dpo::DpoAlgorithm>("dpo_pre", std::string(kStep0) + "precompute_ref_log_probs = true\n");
+  for (const char* name : {"loss", "rewards/chosen", "rewards/margins", "logps/rejected"})
+    expect_close(b.metrics, name, a.metrics[name].get<double>());
+}
+
+TEST(OrpoStep0, LossAndMetricsEqualThePaper) {
+  AlgoRun r;
+  const double lambda = 0.3;
+  r.go<orpo::OrpoAlgorithm>("orpo", std::string(kStep0) + "beta = 0.3\n");
+  double nll_num = 0, nll_den = 0, ratio = 0, z_sum = 0, r_w = 0, r_l = 0, acc = 0;
+  for (auto i : r.first_batch) {
+    PairRows p = pair_rows(r, i);
+    double a_w = p.chosen.mean(), a_l = p.rejected.mean();
+    double z = std::log(std::exp(a_w) / (1 - std::exp(a_w))) -
+               std::log(std::exp(a_l) / (1 - std::exp(a_l)));
+    ratio += log_sigma(z);
+    z_sum += z;
+    nll_num -= p.chosen.sum;
+    nll_den += p.chosen.tokens;
+    r_w += lambda * a_w;
+    r_l += lambda * a_l;
+    acc += a_w > a_l ? 1 : 0;
+  }
+  const auto& m = r.metrics;
+  expect_close(m, "nll_loss", nll_num / nll_den);
+  expect_close(m, "loss", nll_num / nll_den - lambda * ratio / 4);
+  expect_close(m, "log_odds_ratio", ratio / 4);
+  expect_close(m, "log_odds_chosen", z_sum / 4);
+  expect_close(m, "rewards/chosen", r_w / 4);
+  expect_close(m, "rewards/rejected", r_l / 4);
+  expect_close(m, "rewards/accuracies", acc / 4);
+  expect_close(m, "logps/chosen", r_w / lambda / 4);
+}
+
+TEST(SftStep0, CompletionOnlyNllEqualsTheFormula) {
+  AlgoRun r;
+  r.go<sft::SftAlgorithm>("sft", kStep0, /*with_adapter=*/false);
+  double nll = 0, tokens = 0;
+  for (auto i : r.first_batch) {
+    Example e = r.data->at(i);
+    RowLogp row = row_logp(*r.model, r.encode(e, e.chosen));
+    nll -= row.sum;
+    tokens += row.tokens;
+  }
+  expect_close(r.metrics, "loss", nll / tokens);
+  ASSERT_TRUE(r.metrics.contains("mean_token_accuracy"));
+  // No adapter: the full model trained and was saved in Hugging Face layout.
+  EXPECT_TRUE(fs::exists(r.dir / "sft" / "model" / "config.json"));
+}
+
+TEST(EvalOnly, WritesPerPairPredictions) {
+  AlgoRun r;
+  r.go<dpo::DpoAlgorithm>("dpo_eval", "eval_only = true\nper_device_eval_batch_size = 5\n", true,
+                          "eval_fraction = 0.25\n");
+  std::ifstream in(r.dir / "dpo_eval" / "eval_predictions.jsonl");
+  std::vector<nlohmann::json> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 3u);  // ceil(0.25 · 12)
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    Example e = r.data->at(i, Split::eval);
+    EXPECT_EQ(rows[i]["source"], e.source);
+    RowLogp c = row_logp(*r.model, r.encode(e, e.chosen));
+    EXPECT_NEAR(rows[i]["chosen_logp"].get<double>(), c.sum, 1e-3);
+    r.adapter.set_enabled(false);
+    RowLogp ref = row_logp(*r.model, r.encode(e, e.chosen));
+    r.adapter.set_enabled(true);
+    EXPECT_NEAR(rows[i]["ref_chosen_logp"].get<double>(), ref.sum, 1e-3);
+  }
+  ASSERT_EQ(r.lines.size(), 1u);
+  EXPECT_TRUE(r.metrics.contains("eval_loss"));
+  EXPECT_TRUE(r.metrics.contains("eval_rewards/accuracies"));
+  EXPECT_TRUE(r.metrics.contains("eval_preference_accuracy"));
+}
+
+TEST(Truncation, PromptKeepsItsEndAndCompletionItsStart) {
+  auto tok = tiny_tokenizer();
+  Example e;
+  e.prompt = {{"user", "What is the sum of seven and eight and nine and ten?"}};
+  e.chosen = {{"assistant", "The answer is thirty four, of course."}};
+  e.rejected = {{"assistant", "No."}};
+  auto tmpl = ChatTemplate::get("zephyr");
+  auto full = tmpl.encode(*tok, e.prompt, e.chosen);
+  ASSERT_GT(full.prompt.size(), 8u);
+  ASSERT_GT(full.completion.size(), 6u);
+  TrainingConfig config;
+  config.max_prompt_length = 8;
+  config.max_length = 14;
+  TokenizedPair pair = tokenize_pair(e, *tok, tmpl, config);
+  EXPECT_EQ(pair.chosen.prompt,
+            std::vector<std::int64_t>(full.prompt.end() - 8, full.prompt.end()));  // keep_end
+  EXPECT_EQ(pair.chosen.completion,
+            std::vector<std::int64_t>(full.completion.begin(), full.completion.begin() + 6));
+  config.truncation_mode = "keep_start";
+  pair = tokenize_pair(e, *tok, tmpl, config);
+  EXPECT_EQ(pair.chosen.prompt,
+            std::vector<std::int64_t>(full.prompt.begin(), full.prompt.begin() + 8));
+  Example sft_only;
+  sft_only.source = "x.jsonl:3";
+  sft_only.prompt = e.prompt;
+  sft_only.completion = e.chosen;
+  try {
+    tokenize_pair(sft_only, *tok, tmpl, config);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("x.jsonl:3: not a preference record"),
+              std::string::npos);
+  }
+}
