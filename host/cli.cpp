@@ -10,6 +10,7 @@
 #include "pipeline.hpp"
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
+#include "rlhf/config.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/logging.hpp"
 #include "rlhf/version.hpp"
@@ -70,6 +71,15 @@ int run_cli(int argc, char** argv) {
     if (argc >= 2) {
       auto it = subcommands().find(argv[1]);
       if (it != subcommands().end()) return run_subcommand(it->second, argc, argv);
+      // `rlhf-host init-modle …` is a mistyped subcommand, not a pipeline file.
+      const std::string first = argv[1];
+      if (first.rfind("-", 0) != 0 && fs::path(first).extension() != ".toml" &&
+          !fs::exists(first)) {
+        std::vector<std::string> names;
+        for (const auto& entry : subcommands()) names.push_back(entry.first);
+        if (auto close = closest_match(first, names); !close.empty())
+          throw Error("unknown subcommand '" + first + "' (did you mean '" + close + "'?)");
+      }
     }
 
     std::string pipeline_file, log_level;

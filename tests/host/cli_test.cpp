@@ -86,6 +86,13 @@ TEST_F(Cli, UsageErrorsExitTwo) {
       << bad.output;
 }
 
+TEST_F(Cli, MistypedSubcommandGetsASuggestion) {
+  auto r = run_host("init-modle --out x", cwd.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output,
+            "rlhf-host: error: unknown subcommand 'init-modle' (did you mean 'init-model'?)\n");
+}
+
 TEST_F(Cli, UnknownLogLevelIsAnError) {
   auto r = run_host("--log-level loud --list-plugins");
   EXPECT_EQ(r.exit_code, 1);
@@ -259,4 +266,39 @@ model = { dtype = "bfloat16" }
   EXPECT_NE(one["model.parameters"], "0");
   EXPECT_EQ(one["model.frozen"], one["model.parameters"]);
   EXPECT_EQ(one["tokenizer.vocab"], "512");
+}
+
+// SIGINT asks the running stage to stop at its next step (StageContext::stop_requested); the
+// stage returns, later stages do not start, and the exit code is 130.
+TEST_F(Cli, SigintStopsTheRunningStageAtAStepBoundary) {
+  write_file(cwd / "slow.toml", R"([run]
+output_dir = "out"
+[model]
+path = "model"
+[[stage]]
+name = "slow"
+algorithm = "test_recorder"
+steps = 100000
+step_sleep_ms = 10
+[[stage]]
+name = "never"
+algorithm = "test_recorder"
+)");
+  const std::string script =
+      "cd " + quote(cwd.path().string()) + " && (" + quote(kHostBinary.string()) + " slow.toml" +
+      good +
+      " > log.txt 2>&1 & pid=$!; while [ ! -s out/metrics.jsonl ]; do sleep 0.05; done; "
+      "kill -INT $pid; wait $pid; echo $?)";
+  FILE* pipe = ::popen(script.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[64] = {};
+  std::size_t n = std::fread(buffer, 1, sizeof buffer - 1, pipe);
+  ::pclose(pipe);
+  EXPECT_EQ(std::string(buffer, n), "130\n") << read_file(cwd / "log.txt");
+  auto slow = read_keys(cwd / "out/slow/composition.txt");
+  EXPECT_EQ(slow["stopped"], "1");
+  EXPECT_LT(std::stoll(slow["steps.done"]), 100000);
+  EXPECT_FALSE(fs::exists(cwd / "out/never"));
+  EXPECT_NE(read_file(cwd / "log.txt").find("stopped by signal; rerun with --resume"),
+            std::string::npos);
 }

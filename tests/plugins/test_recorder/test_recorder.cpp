@@ -1,8 +1,10 @@
 // Test algorithm "test_recorder": trains nothing. It writes what the host composed for its
 // stage to `<stage_dir>/<output>` (one `key=value` per line) and logs `steps` metric lines with
 // loss = 1/step, so tests can check composition, seeding and the metrics plumbing.
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "rlhf/adapter.hpp"
 #include "rlhf/algorithm.hpp"
@@ -22,7 +24,8 @@ class TestRecorder : public rlhf::Algorithm {
   explicit TestRecorder(const rlhf::Config& config)
       : steps_(config.get<std::int64_t>("steps", 2)),
         output_(config.get<std::string>("output", "composition.txt")),
-        load_model_(config.get<bool>("load_model", false)) {
+        load_model_(config.get<bool>("load_model", false)),
+        step_sleep_ms_(config.get<int>("step_sleep_ms", 0)) {
     if (steps_ < 0) config.fail("steps", "must be >= 0");
   }
 
@@ -73,9 +76,14 @@ class TestRecorder : public rlhf::Algorithm {
           << "model.visits=" << visits.item<double>() << "\n"
           << "tokenizer.vocab=" << ctx.tokenizer()->vocab_size() << "\n";
     }
-    for (std::int64_t step = 1; step <= steps_ && !ctx.stop_requested(); ++step)
+    std::int64_t step = 1;
+    for (; step <= steps_ && !ctx.stop_requested(); ++step) {
       ctx.metrics->log(ctx.stage_name, step, static_cast<double>(step) / steps_,
                        {{"loss", 1.0 / step}, {"learning_rate", 0.0}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(step_sleep_ms_));
+    }
+    out << "steps.done=" << step - 1 << "\n"
+        << "stopped=" << (ctx.stop_requested() ? 1 : 0) << "\n";
     std::filesystem::path file = ctx.stage_dir / output_;
     std::ofstream(file.string() + ".tmp") << out.str();
     std::filesystem::rename(file.string() + ".tmp", file);
@@ -85,6 +93,7 @@ class TestRecorder : public rlhf::Algorithm {
   std::int64_t steps_;
   std::string output_;
   bool load_model_;
+  int step_sleep_ms_;  // makes steps slow enough for a test to interrupt
 };
 
 }  // namespace
