@@ -4,3 +4,5 @@
 include(${PROJECT_SOURCE_DIR}/plugins/quant_nf4/sources.cmake)
 target_sources(${RLHF_TEST_TARGET} PRIVATE ${RLHF_QUANT_NF4_SOURCES})
 target_include_directories(${RLHF_TEST_TARGET} PRIVATE ${PROJECT_SOURCE_DIR}/plugins)
+include(${PROJECT_SOURCE_DIR}/plugins/lora/sources.cmake)
+target_sources(${RLHF_TEST_TARGET} PRIVATE ${RLHF_LORA_SOURCES})
