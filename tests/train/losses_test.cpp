@@ -144,7 +144,7 @@ TEST(SftLoss, CompletionOnlyCrossEntropyAndAccuracy) {
   auto logits = torch::randn({2, 5, 7});
   // Row 0: prompt = positions 0–1, completion 2–4; row 1: completion 1–2, padding 3–4.
   const std::int64_t X = kIgnoreIndex;
-  auto labels = torch::tensor({X, X, 3, 1, 6, X, 2, 2, X, X}, torch::kInt64).view({2, 5});
+  auto labels = torch::tensor(std::vector<std::int64_t>{X, X, 3, 1, 6, X, 2, 2, X, X}).view({2, 5});
   // Make one prediction right on purpose: position 1 of row 0 predicts label 3.
   logits[0][1][3] = 10.0;
   auto out = sft::sft_loss(logits, labels);
