@@ -84,6 +84,11 @@ TrainingConfig TrainingConfig::read(const Config& config, const TrainingConfig& 
   require_non_negative(config, "save_total_limit", static_cast<double>(t.save_total_limit));
   require_positive(config, "max_length", static_cast<double>(t.max_length));
   require_positive(config, "max_prompt_length", static_cast<double>(t.max_prompt_length));
+  // A max_length set below the default prompt budget (e.g. max_length = 128 alone) halves the
+  // budget instead of failing: only an explicit max_prompt_length ≥ max_length is an error.
+  if (t.max_prompt_length >= t.max_length &&
+      !config.get_optional<std::int64_t>("max_prompt_length"))
+    t.max_prompt_length = std::max<std::int64_t>(1, t.max_length / 2);
   if (t.max_prompt_length >= t.max_length)
     config.fail("max_prompt_length", "must be smaller than max_length (" +
                                          std::to_string(t.max_length) +

@@ -17,6 +17,7 @@
 //   adam_beta2 = 0.999              adam_epsilon = 1e-8           logging_steps = 10
 //   eval_steps = 0 (0 = only at the end)  save_steps = 0 (0 = no mid-run checkpoints)
 //   save_total_limit = 0 (0 = keep all)   max_length = 1024 (TRL)  max_prompt_length = 512 (TRL)
+//   (a max_length at or below the default max_prompt_length halves the prompt budget)
 //   truncation_mode = "keep_end" | "keep_start" (TRL: which end of the prompt survives)
 //   eval_only = false (evaluate, write eval_predictions.jsonl, no training)
 //   gradient_checkpointing = false  disable_dropout = true (TRL)
