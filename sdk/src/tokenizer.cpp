@@ -108,7 +108,7 @@ class SentencePieceTokenizer : public Tokenizer {
       pad_id_ = gen["pad_token_id"].get<std::int64_t>();
     } else {
       pad_id_ = eos_id_;
-      spdlog::debug("{}: tokenizer has no pad token; padding with eos_token '{}' (id {})",
+      spdlog::info("{}: tokenizer has no pad token; padding with eos_token '{}' (id {})",
                     dir.string(), eos, eos_id_);
     }
   }
