@@ -1,0 +1,114 @@
+// `rlhf-host quantize`: loads a Hugging Face model directory through a quantizer plugin and
+// saves it under that quantizer's checkpoint keys (for nf4: transformers' bitsandbytes 4-bit
+// keys, quant_state JSON, and "quantization_config" in config.json), so the result loads as-is
+// here and in transformers + bitsandbytes. The quantizer comes from the plugin registry, so a
+// third-party quantizer works with no host rebuild.
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "plugin_path.hpp"
+#include "plugin_registry.hpp"
+#include "quant_cli.hpp"
+#include "rlhf/causal_lm.hpp"
+#include "rlhf/error.hpp"
+#include "rlhf/quantizer.hpp"
+#include "subcommand.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Files of a model directory that are not weights (tokenizer, generation settings) travel along.
+void copy_side_files(const fs::path& from, const fs::path& to) {
+  for (const auto& entry : fs::directory_iterator(from)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || name == "config.json" ||
+        name.find(".safetensors") != std::string::npos)
+      continue;
+    fs::copy_file(entry.path(), to / name, fs::copy_options::overwrite_existing);
+  }
+}
+
+int run_quantize(const std::vector<std::string>& args) {
+  std::string model_dir, out, quantizer_name, dtype_name;
+  std::vector<std::string> sets, plugin_dirs;
+  std::int64_t max_shard_mb = 0;
+  bool force = false;
+  po::options_description opts(
+      "rlhf-host quantize --model DIR --quantizer NAME --out DIR [--set key=value ...]\n"
+      "Saves a model quantized by a quantizer plugin in its checkpoint format");
+  opts.add_options()("help,h", "show this help")("model", po::value(&model_dir)->required(),
+                                                 "Hugging Face model directory to read")(
+      "quantizer", po::value(&quantizer_name)->default_value("nf4"), "quantizer plugin name")(
+      "out", po::value(&out)->required(), "output model directory")(
+      "set", po::value(&sets)->composing(),
+      "quantizer setting, e.g. --set blocksize=64 --set double_quant=true")(
+      "dtype", po::value(&dtype_name)->default_value("float32"),
+      "compute dtype recorded for the quantized weights: float32 | bfloat16 | float16")(
+      "max-shard-mb", po::value(&max_shard_mb)->default_value(5120), "shard size limit")(
+      "plugin-path", po::value(&plugin_dirs)->composing(), "extra plugin folder")(
+      "force", po::bool_switch(&force), "replace an existing output directory");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  try {
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw rlhf::Error(std::string("quantize: ") + e.what() + " (see --help)");
+  }
+  const auto dtype = rlhf::host::parse_compute_dtype(dtype_name, "quantize: --dtype");
+  const fs::path target(out);
+  if (fs::exists(target) && !force)
+    throw rlhf::Error("quantize: " + target.string() +
+                      " already exists (use --force to replace it)");
+
+  std::vector<fs::path> dirs(plugin_dirs.begin(), plugin_dirs.end());
+  rlhf::host::PluginRegistry registry(rlhf::host::plugin_search_path(dirs));
+  const rlhf::Config config = rlhf::host::config_from_sets(sets, "--set");
+  auto quantizer =
+      registry.create<rlhf::Quantizer>(rlhf::PluginKind::quantizer, quantizer_name, config);
+  config.check_no_unknown_keys();
+
+  rlhf::LoadOptions load;
+  load.dtype = dtype;
+  load.quantizer = quantizer.get();
+  const auto model = rlhf::load_causal_lm(model_dir, load);
+  std::int64_t base_bytes = 0, params = 0;
+  for (const auto& [name, linear] : model->named_linears()) {
+    base_bytes += linear->weight()->storage_bytes();
+    params += linear->in_features() * linear->out_features();
+  }
+
+  const fs::path tmp = target.string() + ".tmp-quantize-" + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  try {
+    // The quantizer gives transformers' quantization_config object; config.json nests it.
+    const std::string qconfig = quantizer->quantization_config_json();
+    model->save_pretrained(tmp, max_shard_mb << 20,
+                           qconfig.empty() ? "" : "{\"quantization_config\": " + qconfig + "}");
+    copy_side_files(model_dir, tmp);
+    if (fs::exists(target)) fs::remove_all(target);
+    if (target.has_parent_path()) fs::create_directories(target.parent_path());
+    fs::rename(tmp, target);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  std::cout << "quantize: wrote " << target.string() << " (" << quantizer_name << ", " << params
+            << " projection parameters in " << base_bytes << " bytes, "
+            << static_cast<double>(base_bytes) /
+                   static_cast<double>(std::max<std::int64_t>(1, params))
+            << " bytes/parameter)\n";
+  return 0;
+}
+
+}  // namespace
+
+RLHF_SUBCOMMAND("quantize", "save a model quantized by a quantizer plugin (e.g. nf4)", run_quantize)
