@@ -1,0 +1,92 @@
+// The algorithms through the real rlhf-host binary: a multi-stage pipeline (eval → sft → dpo →
+// eval) on a tiny model from `rlhf-host init-model`, and --resume after a completed stage.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int run(const std::string& command) {
+  return std::system(
+      (command + " > " + (fs::temp_directory_path() / "rlhf_train_pipeline.log").string() + " 2>&1")
+          .c_str());
+}
+
+std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+TEST(Pipeline, SftThenDpoThroughTheHost) {
+  const fs::path dir = fs::temp_directory_path() / "rlhf_train_pipeline";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string host = RLHF_HOST_BINARY;
+  const std::string src = RLHF_SOURCE_DIR;
+  ASSERT_EQ(run(host + " init-model --out " + (dir / "model").string() + " --corpus " + src +
+                "/examples/data/polite_corpus.txt --vocab-size 400 --hidden-size 32 "
+                "--intermediate-size 64 --max-position-embeddings 256"),
+            0);
+  const std::string data = src + "/examples/data/polite_train.jsonl";
+  std::ofstream(dir / "p.toml")
+      << "[run]\noutput_dir = \"" << (dir / "run").string() << "\"\nseed = 3\n[model]\npath = \""
+      << (dir / "model").string()
+      << "\"\nchat_template = \"zephyr\"\n"
+         "[[stage]]\nname = \"before\"\nalgorithm = \"dpo\"\n"
+         "eval_only = true\ndata = { plugin = \"jsonl\", path = \""
+      << data
+      << "\", sample_ratio = 0.02 }\n"
+         "[[stage]]\nname = \"sft\"\nalgorithm = \"sft\"\nmax_steps = 3\n"
+         "logging_steps = 1\nper_device_train_batch_size = 2\n"
+         "learning_rate = 1e-3\ndata = { plugin = \"jsonl\", path = \""
+      << data
+      << "\", sample_ratio = 0.05 }\n"
+         "[[stage]]\nname = \"dpo\"\nalgorithm = \"dpo\"\nmax_steps = 4\n"
+         "logging_steps = 2\nsave_steps = 2\nper_device_train_batch_size = 2\n"
+         "learning_rate = 1e-3\ndata = { plugin = \"jsonl\", path = \""
+      << data << "\", sample_ratio = 0.05, eval_fraction = 0.2 }\n";
+  ASSERT_EQ(run(host + " " + (dir / "p.toml").string()), 0);
+  auto lines = read_jsonl(dir / "run" / "metrics.jsonl");
+  std::set<std::string> stages;
+  int sft_lines = 0, dpo_train_lines = 0, dpo_eval_lines = 0;
+  for (const auto& j : lines) {
+    stages.insert(j["stage"].get<std::string>());
+    if (j["stage"] == "sft") {
+      ++sft_lines;
+      EXPECT_TRUE(j.contains("mean_token_accuracy"));
+    }
+    if (j["stage"] == "dpo" && j.contains("rewards/margins")) ++dpo_train_lines;
+    if (j["stage"] == "dpo" && j.contains("eval_rewards/accuracies")) ++dpo_eval_lines;
+  }
+  EXPECT_EQ(stages, (std::set<std::string>{"before", "sft", "dpo"}));
+  EXPECT_EQ(sft_lines, 3);
+  EXPECT_EQ(dpo_train_lines, 2);
+  EXPECT_EQ(dpo_eval_lines, 1);
+  EXPECT_EQ(read_jsonl(dir / "run" / "before" / "eval_predictions.jsonl").size(),
+            10u);  // 2% of 480
+  EXPECT_TRUE(fs::exists(dir / "run" / "sft" / "model" / "config.json"));
+  EXPECT_TRUE(fs::exists(dir / "run" / "dpo" / "model" / "config.json"));
+  EXPECT_TRUE(fs::exists(dir / "run" / "dpo" / "checkpoint-2" / "trainer_state.json"));
+  EXPECT_TRUE(fs::exists(dir / "run" / "dpo" / "checkpoint-4" / "optimizer.pt"));
+  // A misspelled training key is refused by --check with the TRL name as suggestion.
+  std::ofstream(dir / "bad.toml") << "[run]\noutput_dir = \"" << (dir / "bad").string()
+                                  << "\"\n[model]\npath = \"" << (dir / "model").string()
+                                  << "\"\n[[stage]]\nname = \"o\"\nalgorithm = \"orpo\"\n"
+                                     "learnig_rate = 1e-4\ndata = { plugin = \"jsonl\", path = \""
+                                  << data << "\" }\n";
+  EXPECT_NE(run(host + " --check " + (dir / "bad.toml").string()), 0);
+  std::ifstream log(fs::temp_directory_path() / "rlhf_train_pipeline.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("learning_rate"), std::string::npos) << text;
+}
