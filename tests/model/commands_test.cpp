@@ -110,3 +110,23 @@ TEST(LogprobsCommand, WritesSummedCompletionLogpsPerExample) {
     EXPECT_GT(l["rejected_tokens"].get<std::int64_t>(), 0);
   }
 }
+
+TEST(InitModel, RunsThroughTheRlhfHostBinary) {
+  rlhf::test::TempDir dir;
+  const auto out = dir.path() / "m";
+  const std::string cmd = std::string(RLHF_HOST_BINARY) + " init-model --out " + out.string() +
+                          " --corpus " + rlhf::test::corpus_path().string() +
+                          " --vocab-size 360 --hidden-size 16 --heads 2 --kv-heads 1 --layers 1"
+                          " --architecture mistral --sliding-window 8 > " +
+                          (dir.path() / "log").string() + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const auto model = rlhf::load_causal_lm(out);
+  EXPECT_EQ(model->config().architecture, "MistralForCausalLM");
+  EXPECT_EQ(model->config().sliding_window, 8);
+  EXPECT_EQ(rlhf::Tokenizer::load(out)->vocab_size(), 360);
+  // A second run refuses to overwrite: non-zero exit, one line naming the directory.
+  EXPECT_NE(std::system(cmd.c_str()), 0);
+  std::ifstream log(dir.path() / "log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("already exists"), std::string::npos) << text;
+}
