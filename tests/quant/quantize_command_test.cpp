@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "quant_nf4/nf4_quantizer.hpp"
@@ -70,8 +71,8 @@ TEST(QuantizeCommand, WritesBitsandbytesCheckpointThatLoadsAsIs) {
 
   rlhf::SafetensorsFile file(dir / "nf4" / "model.safetensors");
   const std::string p = "model.layers.1.mlp.down_proj.weight";
-  for (const char* suffix : {"", ".absmax", ".quant_map", ".nested_absmax",
-                                    ".nested_quant_map", ".quant_state.bitsandbytes__nf4"})
+  for (const char* suffix : {"", ".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map",
+                             ".quant_state.bitsandbytes__nf4"})
     EXPECT_TRUE(file.contains(p + suffix)) << suffix;
   EXPECT_EQ(file.entry(p).dtype, "U8");
   EXPECT_EQ(file.entry("model.embed_tokens.weight").dtype, "F32");  // not quantized
@@ -114,5 +115,46 @@ TEST(QuantizeCommand, WritesBitsandbytesCheckpointThatLoadsAsIs) {
             0);
   EXPECT_NE(read(log).find("unsupported blocksize 100"), std::string::npos) << read(log);
   EXPECT_FALSE(fs::exists(dir / "bad"));
+  fs::remove_all(dir);
+}
+
+TEST(BenchQuantCommand, PrintsOneRowPerInstalledQuantizerIncludingThirdParty) {
+  const fs::path dir = fs::temp_directory_path() / "rlhf_bench_quant_cmd_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path log = dir / "log.txt";
+  ASSERT_EQ(run("init-model --out " + (dir / "tiny").string() +
+                    " --corpus " RLHF_SOURCE_DIR "/examples/tokenizer/corpus.txt --seed 4",
+                log),
+            0)
+      << read(log);
+  // test_round lives outside the default plugin folder: found through --plugin-path only.
+  ASSERT_EQ(
+      run("bench-quant --model " + (dir / "tiny").string() +
+              " --data " RLHF_SOURCE_DIR
+              "/examples/data/polite_heldout.jsonl --max-examples 4 --iters 1 --plugin-path " +
+              std::string(RLHF_TEST_PLUGIN_DIR) + "/good",
+          log),
+      0)
+      << read(log);
+  std::map<std::string, std::vector<std::string>> rows;
+  std::istringstream lines(read(log));
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream cells(line);
+    std::vector<std::string> c;
+    for (std::string cell; cells >> cell;) c.push_back(cell);
+    if (c.size() == 9) rows[c[0]] = c;
+  }
+  for (const char* name : {"none", "int8", "nf4", "test_round"})
+    ASSERT_TRUE(rows.count(name)) << name << "\n" << read(log);
+  const auto bytes = [&](const char* n) { return std::stoll(rows[n][2]); };
+  const auto rel = [&](const char* n) { return std::stod(rows[n][3]); };
+  EXPECT_LT(bytes("nf4"), bytes("int8"));
+  EXPECT_LT(bytes("int8"), bytes("none"));
+  EXPECT_EQ(rel("none"), 0.0);
+  EXPECT_GT(rel("nf4"), 0.05);  // NF4 on Gaussian weights: about 0.09
+  EXPECT_LT(rel("nf4"), 0.15);
+  EXPECT_LT(rel("int8"), rel("nf4"));
+  EXPECT_GT(std::stod(rows["nf4"][7]), 0.0);  // eval NLL
   fs::remove_all(dir);
 }
