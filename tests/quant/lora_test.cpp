@@ -356,3 +356,21 @@ TEST(Lora, AdapterTrainedOnNF4BaseLoadsOntoDenseBase) {
                            tiny_model(14)->named_linears()[5].second->weight()->dense()));
   fs::remove_all(dir);
 }
+
+TEST(Lora, MergeIntoNF4BaseDequantizesAndMatchesUnmerged) {
+  auto model = tiny_model(15);
+  rlhf::nf4::NF4Quantizer quantizer(Config::parse("double_quant = true"));
+  for (auto& [name, linear] : model->named_linears())
+    linear->set_weight(quantizer.quantize(linear->weight()->dense(), name, torch::kFloat32));
+  LoraAdapter a(Config::parse("r = 4\nalpha = 8\ntarget_modules = [\"q_proj\", \"down_proj\"]"));
+  a.attach(*model);
+  randomise_B(a, 16);
+  const torch::Tensor unmerged = logits(*model);
+  a.merge();
+  for (auto& [name, linear] : model->named_linears()) {
+    const bool targeted = name.find("q_proj") != std::string::npos ||
+                          name.find("down_proj") != std::string::npos;
+    EXPECT_EQ(linear->weight()->format(), targeted ? "dense" : "nf4") << name;
+  }
+  EXPECT_TRUE(torch::allclose(logits(*model), unmerged, 1e-5, 1e-5));
+}
