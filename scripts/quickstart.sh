@@ -3,7 +3,7 @@
 # with ORPO and with SFT→DPO, and print held-out preference accuracy before and after.
 #
 #   scripts/quickstart.sh            # everything (about 5–10 minutes on 2 CPU cores)
-#   SKIP_BUILD=1 scripts/quickstart.sh
+#   SKIP_BUILD=1 RLHF_HOST=build-x/rlhf-host scripts/quickstart.sh   # an existing build
 #
 # Preference accuracy = the fraction of held-out pairs where the policy gives the polite (chosen)
 # reply a higher log-probability than the rude (rejected) one; read from the eval_only stages'
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   bash scripts/build.sh
 fi
-HOST=build/rlhf-host
+HOST=${RLHF_HOST:-build/rlhf-host}  # RLHF_HOST: use another build
 
 echo "== synthetic task: polite vs rude replies (examples/quickstart/make_data.py)"
 python3 examples/quickstart/make_data.py --out examples/data
