@@ -368,8 +368,8 @@ TEST(Lora, MergeIntoNF4BaseDequantizesAndMatchesUnmerged) {
   const torch::Tensor unmerged = logits(*model);
   a.merge();
   for (auto& [name, linear] : model->named_linears()) {
-    const bool targeted = name.find("q_proj") != std::string::npos ||
-                          name.find("down_proj") != std::string::npos;
+    const bool targeted =
+        name.find("q_proj") != std::string::npos || name.find("down_proj") != std::string::npos;
     EXPECT_EQ(linear->weight()->format(), targeted ? "dense" : "nf4") << name;
   }
   EXPECT_TRUE(torch::allclose(logits(*model), unmerged, 1e-5, 1e-5));
