@@ -56,6 +56,41 @@ __attribute__((target("avx512f"))) void decode_avx512(const std::uint8_t* p, std
   decode_scalar(p + k / 2, count - k, table, out + k);
 }
 
+// Round-to-nearest-even float32 → bfloat16 of 16 lanes (as c10::BFloat16 does for finite
+// values): add 0x7FFF plus the lowest kept bit, keep the high 16 bits.
+__attribute__((target("avx512f"))) inline __m256i to_bfloat16(__m512 v) {
+  const __mmask16 all = 0xFFFF;
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i lsb =
+      _mm512_and_si512(_mm512_maskz_srli_epi32(all, bits, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7FFF)), lsb);
+  return _mm512_maskz_cvtepi32_epi16(all, _mm512_maskz_srli_epi32(all, rounded, 16));
+}
+
+// decode_avx512 with bfloat16 output, converted in registers.
+__attribute__((target("avx512f"))) void decode_avx512_bf16(const std::uint8_t* p,
+                                                           std::int64_t count, const float* table,
+                                                           c10::BFloat16* out) {
+  const __m512 lut = _mm512_loadu_ps(table);
+  const __m512i mask = _mm512_set1_epi32(15);
+  const __mmask16 all = 0xFFFF;
+  const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i second =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  std::int64_t k = 0;
+  for (; k + 32 <= count; k += 32) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k / 2));
+    const __m512i wide = _mm512_maskz_cvtepu8_epi32(all, bytes);
+    const __m512 hi = _mm512_maskz_permutexvar_ps(all, _mm512_maskz_srli_epi32(all, wide, 4), lut);
+    const __m512 lo = _mm512_maskz_permutexvar_ps(all, _mm512_and_si512(wide, mask), lut);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + k),
+                        to_bfloat16(_mm512_permutex2var_ps(hi, first, lo)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + k + 16),
+                        to_bfloat16(_mm512_permutex2var_ps(hi, second, lo)));
+  }
+  decode_scalar(p + k / 2, count - k, table, out + k);
+}
+
 bool cpu_has_avx512() {
   static const bool has = __builtin_cpu_supports("avx512f");
   return has;
@@ -79,6 +114,8 @@ void dequantize_cpu(const std::uint8_t* packed, const float* absmax, const float
       if (cpu_has_avx512()) {
         if constexpr (std::is_same_v<Out, float>) {
           decode_avx512(p, count, table, out + start);
+        } else if constexpr (std::is_same_v<Out, c10::BFloat16>) {
+          decode_avx512_bf16(p, count, table, out + start);
         } else {
           staging.resize(static_cast<std::size_t>(blocksize));
           decode_avx512(p, count, table, staging.data());
