@@ -26,6 +26,7 @@ SftAlgorithm::SftAlgorithm(const Config& config) {
 
 void SftAlgorithm::run(StageContext& ctx) {
   auto model = prepare_policy(ctx, training_);
+  if (!training_.eval_only && restore_completed_stage(ctx, *model)) return;
   auto tokenizer = ctx.tokenizer();
   auto chat_template = ChatTemplate::get(ctx.chat_template);
   if (!ctx.data) throw Error("stage '" + ctx.stage_name + "': no data source");

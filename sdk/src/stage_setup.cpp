@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fstream>
+
 #include "rlhf/adapter.hpp"
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
@@ -47,8 +49,35 @@ std::filesystem::path save_stage_result(StageContext& ctx, CausalLM& model) {
     ctx.adapter->save(dir);
   else
     model.save_pretrained(dir);
+  std::ofstream(ctx.stage_dir / "stage_complete.json")
+      << "{\"result\": \"" << dir.filename().string() << "\"}\n";
   if (ctx.logger) ctx.logger->info("[{}] saved {}", ctx.stage_name, dir.string());
   return dir;
+}
+
+bool restore_completed_stage(StageContext& ctx, CausalLM& model) {
+  if (!ctx.resume || !std::filesystem::exists(ctx.stage_dir / "stage_complete.json")) return false;
+  if (ctx.adapter) {
+    ctx.adapter->load(ctx.stage_dir / "adapter");
+  } else {
+    LoadOptions options;
+    options.dtype = model.dtype();
+    options.device = ctx.device;
+    auto saved = load_causal_lm(ctx.stage_dir / "model", options);
+    auto target = model.named_parameters(/*recurse=*/true);
+    torch::NoGradGuard no_grad;
+    for (const auto& item : saved->named_parameters(/*recurse=*/true)) {
+      auto* p = target.find(item.key());
+      if (!p)
+        throw Error((ctx.stage_dir / "model").string() + ": tensor '" + item.key() +
+                    "' has no counterpart in the policy model");
+      p->copy_(item.value());
+    }
+  }
+  if (ctx.logger)
+    ctx.logger->info("[{}] --resume: stage already completed; loaded its result from {}",
+                     ctx.stage_name, ctx.stage_dir.string());
+  return true;
 }
 
 AdapterDisabled::AdapterDisabled(Adapter* adapter) : adapter_(adapter) {

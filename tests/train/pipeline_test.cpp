@@ -79,6 +79,14 @@ TEST(Pipeline, SftThenDpoThroughTheHost) {
   EXPECT_TRUE(fs::exists(dir / "run" / "dpo" / "model" / "config.json"));
   EXPECT_TRUE(fs::exists(dir / "run" / "dpo" / "checkpoint-2" / "trainer_state.json"));
   EXPECT_TRUE(fs::exists(dir / "run" / "dpo" / "checkpoint-4" / "optimizer.pt"));
+  // --resume after completion: sft and dpo load their saved results instead of training again.
+  ASSERT_EQ(run(host + " --resume " + (dir / "p.toml").string()), 0);
+  int train_lines_after_resume = 0;
+  for (const auto& j : read_jsonl(dir / "run" / "metrics.jsonl"))
+    if (j.contains("loss") && !j.contains("eval_loss")) ++train_lines_after_resume;
+  EXPECT_EQ(train_lines_after_resume, sft_lines + dpo_train_lines);
+  EXPECT_TRUE(fs::exists(dir / "run" / "dpo" / "stage_complete.json"));
+
   // A misspelled training key is refused by --check with the TRL name as suggestion.
   std::ofstream(dir / "bad.toml") << "[run]\noutput_dir = \"" << (dir / "bad").string()
                                   << "\"\n[model]\npath = \"" << (dir / "model").string()

@@ -31,8 +31,14 @@ NamedTensors trainable_parameters(StageContext& ctx, CausalLM& model);
 void set_training_mode(StageContext& ctx, CausalLM& model, const TrainingConfig& config, bool on);
 
 // Writes the stage result into ctx.stage_dir: `adapter/` (PEFT layout) with an adapter, else
-// `model/` (full weights, Hugging Face layout). Returns the folder written.
+// `model/` (full weights, Hugging Face layout), then the marker `stage_complete.json`. Returns
+// the folder written.
 std::filesystem::path save_stage_result(StageContext& ctx, CausalLM& model);
+
+// With ctx.resume and a completed stage (its `stage_complete.json` exists): loads the saved
+// result into the policy (adapter weights, or every model weight) and returns true, so the
+// algorithm skips the stage and `--resume` of a multi-stage pipeline continues where it stopped.
+bool restore_completed_stage(StageContext& ctx, CausalLM& model);
 
 // Disables the adapter for the life of the guard (the reference policy of DPO-style losses);
 // a null adapter makes it a no-op.
