@@ -9,9 +9,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
+
+#include "temp_dir.hpp"
 
 namespace rlhf::host::testing {
 
@@ -20,25 +21,7 @@ namespace fs = std::filesystem;
 inline const fs::path kTestPlugins = RLHF_TEST_PLUGIN_DIR;
 inline const fs::path kHostBinary = RLHF_HOST_BINARY;
 
-// A fresh folder under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("rlhf-host-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using rlhf::test::TempDir;
 
 inline void write_file(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());

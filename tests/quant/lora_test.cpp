@@ -13,6 +13,7 @@
 #include "quant_nf4/nf4_quantizer.hpp"
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/safetensors.hpp"
+#include "temp_dir.hpp"
 
 using rlhf::Config;
 using rlhf::lora::LoraAdapter;
@@ -69,7 +70,7 @@ std::string message_of(const std::function<void()>& f) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("rlhf_lora_test_" + name);
+  const fs::path dir = rlhf::test::process_temp_path("lora_" + name);
   fs::remove_all(dir);
   return dir;
 }

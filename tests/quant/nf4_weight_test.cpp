@@ -14,6 +14,7 @@
 #include "quant_nf4/quant_state.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/safetensors.hpp"
+#include "temp_dir.hpp"
 
 using namespace rlhf::nf4;
 namespace fs = std::filesystem;
@@ -49,7 +50,7 @@ std::string message_of(const std::function<void()>& f) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("rlhf_quant_test_" + name);
+  const fs::path dir = rlhf::test::process_temp_path("quant_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

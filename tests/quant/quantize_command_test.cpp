@@ -15,6 +15,7 @@
 #include "quant_nf4/nf4_quantizer.hpp"
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/safetensors.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -43,7 +44,7 @@ std::string bytes_of(const fs::path& p) {
 }  // namespace
 
 TEST(QuantizeCommand, WritesBitsandbytesCheckpointThatLoadsAsIs) {
-  const fs::path dir = fs::temp_directory_path() / "rlhf_quantize_cmd_test";
+  const fs::path dir = rlhf::test::process_temp_path("quantize_cmd");
   fs::remove_all(dir);
   fs::create_directories(dir);
   const fs::path log = dir / "log.txt";
@@ -119,7 +120,7 @@ TEST(QuantizeCommand, WritesBitsandbytesCheckpointThatLoadsAsIs) {
 }
 
 TEST(BenchQuantCommand, PrintsOneRowPerInstalledQuantizerIncludingThirdParty) {
-  const fs::path dir = fs::temp_directory_path() / "rlhf_bench_quant_cmd_test";
+  const fs::path dir = rlhf::test::process_temp_path("bench_quant_cmd");
   fs::remove_all(dir);
   fs::create_directories(dir);
   const fs::path log = dir / "log.txt";

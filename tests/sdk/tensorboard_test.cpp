@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -98,7 +99,7 @@ TEST(Crc32c, MatchesTheStandardCheckValueAndAReferenceImplementation) {
 }
 
 TEST(TensorBoardWriter, WritesRecordsTensorBoardCanRead) {
-  const fs::path dir = fs::temp_directory_path() / ("rlhf-tb-test-" + std::to_string(::getpid()));
+  const fs::path dir = rlhf::test::process_temp_path("tensorboard");
   fs::remove_all(dir);
   fs::create_directories(dir);
   fs::path file;

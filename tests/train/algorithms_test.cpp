@@ -16,6 +16,7 @@
 #include "rlhf/trainer.hpp"
 #include "rlhf/training_config.hpp"
 #include "sft/sft_algorithm.hpp"
+#include "temp_dir.hpp"
 #include "test_model.hpp"
 
 using namespace rlhf;
@@ -28,7 +29,7 @@ double log_sigma(double z) {
 }
 
 fs::path preference_file() {
-  fs::path p = fs::temp_directory_path() / "rlhf_train_alg" / "prefs.jsonl";
+  fs::path p = rlhf::test::process_temp_path("alg") / "prefs.jsonl";
   fs::create_directories(p.parent_path());
   std::ofstream out(p);
   for (int a = 1; a <= 12; ++a) {
@@ -54,7 +55,7 @@ struct AlgoRun {
   template <class Algo>
   void go(const std::string& name, const std::string& toml, bool with_adapter = true,
           const std::string& data_extra = "") {
-    dir = fs::temp_directory_path() / "rlhf_train_alg" / name;
+    dir = rlhf::test::process_temp_path("alg") / name;
     fs::remove_all(dir);
     fs::create_directories(dir);
     torch::manual_seed(1);

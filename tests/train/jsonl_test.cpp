@@ -9,6 +9,7 @@
 #include "jsonl/jsonl_source.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/error.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using rlhf::Config;
@@ -19,7 +20,7 @@ using rlhf::jsonl::JsonlSource;
 namespace {
 
 fs::path write_file(const std::string& name, const std::string& text) {
-  fs::path dir = fs::temp_directory_path() / "rlhf_train_jsonl";
+  fs::path dir = rlhf::test::process_temp_path("jsonl");
   fs::create_directories(dir);
   fs::path p = dir / name;
   std::ofstream(p) << text;

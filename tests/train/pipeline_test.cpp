@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -14,7 +15,7 @@ namespace {
 
 int run(const std::string& command) {
   return std::system(
-      (command + " > " + (fs::temp_directory_path() / "rlhf_train_pipeline.log").string() + " 2>&1")
+      (command + " > " + (rlhf::test::process_temp_path("pipeline.log")).string() + " 2>&1")
           .c_str());
 }
 
@@ -29,7 +30,7 @@ std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
 }  // namespace
 
 TEST(Pipeline, SftThenDpoThroughTheHost) {
-  const fs::path dir = fs::temp_directory_path() / "rlhf_train_pipeline";
+  const fs::path dir = rlhf::test::process_temp_path("pipeline");
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string host = RLHF_HOST_BINARY;
@@ -94,7 +95,7 @@ TEST(Pipeline, SftThenDpoThroughTheHost) {
                                      "learnig_rate = 1e-4\ndata = { plugin = \"jsonl\", path = \""
                                   << data << "\" }\n";
   EXPECT_NE(run(host + " --check " + (dir / "bad.toml").string()), 0);
-  std::ifstream log(fs::temp_directory_path() / "rlhf_train_pipeline.log");
+  std::ifstream log(rlhf::test::process_temp_path("pipeline.log"));
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("learning_rate"), std::string::npos) << text;
 }

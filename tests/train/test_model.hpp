@@ -17,6 +17,7 @@
 #include "rlhf/chat_template.hpp"
 #include "rlhf/linear.hpp"
 #include "rlhf/tokenizer.hpp"
+#include "temp_dir.hpp"
 
 namespace rlhf::test {
 
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 // A tokenizer trained once per test process on the repository's tokenizer corpus.
 inline std::shared_ptr<Tokenizer> tiny_tokenizer() {
   static std::shared_ptr<Tokenizer> tok = [] {
-    fs::path dir = fs::temp_directory_path() / "rlhf_train_tokenizer";
+    fs::path dir = rlhf::test::process_temp_path("tokenizer");
     if (!fs::exists(dir / "tokenizer.model"))
       train_sentencepiece_tokenizer(fs::path(RLHF_SOURCE_DIR) / "examples/tokenizer/corpus.txt",
                                     dir, 512, {"<|user|>", "<|assistant|>", "<|system|>"});

@@ -15,6 +15,7 @@
 #include "rlhf/stage_context.hpp"
 #include "rlhf/trainer.hpp"
 #include "rlhf/training_config.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace rlhf;
@@ -70,7 +71,7 @@ TrainingConfig toy_config() {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / "rlhf_train_trainer" / name;
+  fs::path d = rlhf::test::process_temp_path("trainer") / name;
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
