@@ -12,6 +12,7 @@ PACKAGES=(
   libsentencepiece-dev        # includes libsentencepiece_train
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
+  python3                     # the quickstart's data generator and accuracy readout
 )
 
 missing=()

@@ -176,16 +176,9 @@ void DpoAlgorithm::run(StageContext& ctx) {
   Trainer trainer(ctx, training_);
 
   if (training_.eval_only) {
-    set_training_mode(ctx, *model, training_, false);
-    torch::NoGradGuard no_grad;
-    std::vector<std::string> lines;
-    const auto batch_size = static_cast<std::size_t>(training_.per_device_eval_batch_size);
-    double correct = 0;
-    for (std::size_t begin = 0; begin < eval_pairs.size(); begin += batch_size) {
-      std::vector<std::size_t> idx;
-      for (std::size_t i = begin; i < std::min(eval_pairs.size(), begin + batch_size); ++i)
-        idx.push_back(i);
+    run_eval_only(ctx, trainer, task, /*pairs=*/true, [&](const std::vector<std::size_t>& idx) {
       Computed c = compute(idx, Split::eval);
+      EvalPredictions out;
       for (std::size_t k = 0; k < idx.size(); ++k) {
         const auto j = static_cast<std::int64_t>(k);
         nlohmann::ordered_json line;
@@ -199,17 +192,11 @@ void DpoAlgorithm::run(StageContext& ctx) {
         }
         line["chosen_reward"] = c.loss.chosen_rewards[j].item<double>();
         line["rejected_reward"] = c.loss.rejected_rewards[j].item<double>();
-        lines.push_back(line.dump());
-        if (c.policy.chosen[j].item<double>() > c.policy.rejected[j].item<double>()) ++correct;
+        out.lines.push_back(line.dump());
+        if (line["chosen_logp"] > line["rejected_logp"]) ++out.correct;
       }
-    }
-    write_jsonl(ctx.stage_dir / "eval_predictions.jsonl", lines);
-    Metrics eval = trainer.evaluate(task);
-    eval.emplace_back("eval_preference_accuracy",
-                      eval_pairs.empty() ? 0.0 : correct / static_cast<double>(eval_pairs.size()));
-    report_metrics(
-        ctx, 0, eval,
-        "eval_only on " + std::to_string(eval_pairs.size()) + " pairs (eval_predictions.jsonl)");
+      return out;
+    });
     return;
   }
   if (trainer.train(task)) save_stage_result(ctx, *model);

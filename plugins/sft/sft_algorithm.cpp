@@ -70,18 +70,12 @@ void SftAlgorithm::run(StageContext& ctx) {
   Trainer trainer(ctx, training_);
 
   if (training_.eval_only) {
-    set_training_mode(ctx, *model, training_, false);
-    torch::NoGradGuard no_grad;
-    std::vector<std::string> lines;
-    const auto batch_size = static_cast<std::size_t>(training_.per_device_eval_batch_size);
-    for (std::size_t begin = 0; begin < eval_rows.size(); begin += batch_size) {
-      std::vector<std::size_t> idx;
-      for (std::size_t i = begin; i < std::min(eval_rows.size(), begin + batch_size); ++i)
-        idx.push_back(i);
+    run_eval_only(ctx, trainer, task, /*pairs=*/false, [&](const std::vector<std::size_t>& idx) {
       std::int64_t tokens = 0;
       Batch batch = batch_of(idx, Split::eval, tokens);
       SequenceLogps logps =
           sequence_logps(model->forward(batch.input_ids, batch.attention_mask), batch.labels);
+      EvalPredictions out;
       for (std::size_t k = 0; k < idx.size(); ++k) {
         const auto j = static_cast<std::int64_t>(k);
         nlohmann::ordered_json line;
@@ -89,13 +83,10 @@ void SftAlgorithm::run(StageContext& ctx) {
         line["source"] = ctx.data->at(idx[k], eval_split).source;
         line["completion_logp"] = logps.sum[j].item<double>();
         line["completion_tokens"] = static_cast<std::int64_t>(logps.tokens[j].item<double>());
-        lines.push_back(line.dump());
+        out.lines.push_back(line.dump());
       }
-    }
-    write_jsonl(ctx.stage_dir / "eval_predictions.jsonl", lines);
-    report_metrics(
-        ctx, 0, trainer.evaluate(task),
-        "eval_only on " + std::to_string(eval_rows.size()) + " examples (eval_predictions.jsonl)");
+      return out;
+    });
     return;
   }
   if (trainer.train(task)) save_stage_result(ctx, *model);
