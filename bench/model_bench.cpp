@@ -20,10 +20,13 @@
 #include <fstream>
 #include <string>
 
+#include "bench_model.hpp"
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/logprobs.hpp"
 
 namespace {
+
+using rlhf::bench::bench_config;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -54,8 +57,6 @@ double status_mib(const char* key) {
     if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::strlen(key))) / 1024.0;
   return 0;
 }
-
-rlhf::ModelConfig bench_config();
 
 // Loads a float32 checkpoint of the bench model and reports the peak resident memory the load
 // added: one copy of the weights (plus one tensor) means peak − before ≈ the weights' size. The
@@ -90,20 +91,6 @@ void load_memory_check() {
         weights_mib, s, before, status_mib("VmHWM:") - before, status_mib("VmRSS:") - before);
   }
   std::filesystem::remove_all(dir);
-}
-
-rlhf::ModelConfig bench_config() {
-  rlhf::ModelConfig c;
-  c.vocab_size = 32000;
-  c.hidden_size = 768;
-  c.intermediate_size = 2048;
-  c.num_hidden_layers = 12;
-  c.num_attention_heads = 12;
-  c.num_key_value_heads = 4;
-  c.head_dim = 64;
-  c.tie_word_embeddings = true;
-  c.max_position_embeddings = 2048;
-  return c;
 }
 
 struct Result {

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "bench_model.hpp"
 #include "lora/lora_adapter.hpp"
 #include "quant_nf4/nf4_codebook.hpp"
 #include "quant_nf4/nf4_kernels.hpp"
@@ -19,6 +20,8 @@
 #include "rlhf/causal_lm.hpp"
 
 namespace {
+
+using rlhf::bench::bench_config;
 
 using Clock = std::chrono::steady_clock;
 
@@ -56,20 +59,6 @@ void dequantize_throughput(int iters) {
         dtype == torch::kFloat32 ? "float32" : "bfloat16", bytes / t_lut / 1e9, bytes / t_ops / 1e9,
         bytes / t_copy / 1e9);
   }
-}
-
-rlhf::ModelConfig bench_config() {  // the ~100M Llama of model_bench
-  rlhf::ModelConfig c;
-  c.vocab_size = 32000;
-  c.hidden_size = 768;
-  c.intermediate_size = 2048;
-  c.num_hidden_layers = 12;
-  c.num_attention_heads = 12;
-  c.num_key_value_heads = 4;
-  c.head_dim = 64;
-  c.tie_word_embeddings = true;
-  c.max_position_embeddings = 2048;
-  return c;
 }
 
 std::int64_t base_bytes(rlhf::CausalLM& m) {

@@ -15,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include "bench_model.hpp"
 #include "dpo/dpo_loss.hpp"
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/linear.hpp"
@@ -24,19 +25,7 @@
 
 namespace {
 
-rlhf::ModelConfig bench_config() {
-  rlhf::ModelConfig c;
-  c.vocab_size = 32000;
-  c.hidden_size = 768;
-  c.intermediate_size = 2048;
-  c.num_hidden_layers = 12;
-  c.num_attention_heads = 12;
-  c.num_key_value_heads = 4;
-  c.head_dim = 64;
-  c.tie_word_embeddings = true;
-  c.max_position_embeddings = 2048;
-  return c;
-}
+using rlhf::bench::bench_config;
 
 // Minimal LoRA delta (x Aᵀ Bᵀ · α/r) in fp32 master weights, cast to the compute dtype.
 class BenchLora : public rlhf::AdapterLayer {

@@ -160,16 +160,7 @@ int run_bench_quant(const std::vector<std::string>& args) {
       "quantizer", po::value(&only)->composing(), "only these quantizers (repeatable)")(
       "plugin-path", po::value(&plugin_dirs)->composing(), "extra plugin folder");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
-  try {
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw rlhf::Error(std::string("bench-quant: ") + e.what() + " (see --help)");
-  }
+  if (!rlhf::host::parse_subcommand_options("bench-quant", opts, args, vm)) return 0;
   const auto dtype = rlhf::host::parse_compute_dtype(dtype_name, "bench-quant: --dtype");
 
   const auto tokenizer = rlhf::Tokenizer::load(model_dir);

@@ -54,16 +54,7 @@ int run_init_model(const std::vector<std::string>& args) {
       "seed", po::value(&seed)->default_value(0), "seed of the random weights")(
       "force", po::bool_switch(&force), "replace an existing output directory");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
-  try {
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw rlhf::Error(std::string("init-model: ") + e.what() + " (see --help)");
-  }
+  if (!rlhf::host::parse_subcommand_options("init-model", opts, args, vm)) return 0;
 
   rlhf::ModelConfig config;
   if (!config_file.empty()) {

@@ -82,16 +82,7 @@ int run_logprobs(const std::vector<std::string>& args) {
       "max-prompt-length", po::value(&max_prompt_length)->default_value(0),
       "keep the last N prompt tokens (0 = no limit)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
-  try {
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw rlhf::Error(std::string("logprobs: ") + e.what() + " (see --help)");
-  }
+  if (!rlhf::host::parse_subcommand_options("logprobs", opts, args, vm)) return 0;
   if (dtype != "float32" && dtype != "bfloat16")
     throw rlhf::Error("logprobs: --dtype must be float32 or bfloat16, not '" + dtype + "'");
   if (batch_size < 1) throw rlhf::Error("logprobs: --batch-size must be at least 1");

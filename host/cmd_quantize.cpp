@@ -52,16 +52,7 @@ int run_quantize(const std::vector<std::string>& args) {
       "plugin-path", po::value(&plugin_dirs)->composing(), "extra plugin folder")(
       "force", po::bool_switch(&force), "replace an existing output directory");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
-  try {
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw rlhf::Error(std::string("quantize: ") + e.what() + " (see --help)");
-  }
+  if (!rlhf::host::parse_subcommand_options("quantize", opts, args, vm)) return 0;
   const auto dtype = rlhf::host::parse_compute_dtype(dtype_name, "quantize: --dtype");
   const fs::path target(out);
   if (fs::exists(target) && !force)

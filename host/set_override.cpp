@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include "rlhf/config.hpp"
 #include "rlhf/error.hpp"
 
 namespace rlhf::host {
@@ -34,25 +35,6 @@ std::string unquote(const std::string& text) {
     if (auto parsed = parse_value(text); parsed && (*parsed)["v"].is_string())
       return *(*parsed)["v"].value<std::string>();
   return text;
-}
-
-const char* type_name(toml::node_type type) {
-  switch (type) {
-    case toml::node_type::string:
-      return "string";
-    case toml::node_type::integer:
-      return "integer";
-    case toml::node_type::floating_point:
-      return "float";
-    case toml::node_type::boolean:
-      return "boolean";
-    case toml::node_type::array:
-      return "array";
-    case toml::node_type::table:
-      return "table";
-    default:
-      return "value";
-  }
 }
 
 // Finds the [[stage]] named `name`.
@@ -100,7 +82,7 @@ void apply_override(toml::table& document, const std::string& assignment) {
       next = table->get(parts[i]);
     }
     if (!next->is_table())
-      throw Error("--set " + assignment + ": '" + parts[i] + "' is a " + type_name(next->type()) +
+      throw Error("--set " + assignment + ": '" + parts[i] + "' is a " + toml_type_name(*next) +
                   ", not a table");
     table = next->as_table();
   }
@@ -147,7 +129,7 @@ void apply_override(toml::table& document, const std::string& assignment) {
       break;
     }
     default:
-      throw Error("--set " + assignment + ": '" + path + "' is a " + type_name(existing->type()) +
+      throw Error("--set " + assignment + ": '" + path + "' is a " + toml_type_name(*existing) +
                   "; set its keys one by one (" + path + ".<key>=value)");
   }
 }

@@ -4,10 +4,13 @@
 //   static int run_init_model(const std::vector<std::string>& args);   // args after the name
 //   RLHF_SUBCOMMAND("init-model", "write a random-initialised HF model directory", run_init_model)
 //
-// Each parses its own options (Boost.Program_options), prints its own --help, and returns
-// the process exit code. rlhf::Error thrown from run is printed as one line, exit code 1.
+// Each declares its own options (Boost.Program_options), parses them with
+// parse_subcommand_options, and returns the process exit code. rlhf::Error thrown from run is
+// printed as one line, exit code 1.
 #pragma once
 
+#include <boost/program_options/options_description.hpp>
+#include <boost/program_options/variables_map.hpp>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,6 +32,14 @@ struct SubcommandRegistration {
     subcommands()[name] = Subcommand{name, summary, run};
   }
 };
+
+// Parses `args` of subcommand `name` into `vm` and runs the notifiers. Returns false after
+// printing `opts` when --help was given (the subcommand then exits 0). An unknown, missing or
+// malformed option is an rlhf::Error "<name>: <what> (see --help)".
+bool parse_subcommand_options(const std::string& name,
+                              const boost::program_options::options_description& opts,
+                              const std::vector<std::string>& args,
+                              boost::program_options::variables_map& vm);
 
 }  // namespace rlhf::host
 

@@ -14,31 +14,6 @@ std::string where(const std::string& file, const toml::source_region& region) {
   return file + ":" + std::to_string(region.begin.line) + ":" + std::to_string(region.begin.column);
 }
 
-std::string type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table:
-      return "table";
-    case toml::node_type::array:
-      return "array";
-    case toml::node_type::string:
-      return "string";
-    case toml::node_type::integer:
-      return "integer";
-    case toml::node_type::floating_point:
-      return "float";
-    case toml::node_type::boolean:
-      return "boolean";
-    case toml::node_type::date:
-      return "date";
-    case toml::node_type::time:
-      return "time";
-    case toml::node_type::date_time:
-      return "date-time";
-    default:
-      return "nothing";
-  }
-}
-
 template <typename T>
 struct Convert;
 
@@ -159,7 +134,7 @@ std::optional<T> Config::get_optional(const std::string& key) const {
   auto v = Convert<T>::from(*n);
   if (!v)
     throw ConfigError(where(file_, n->source()), child_path(key),
-                      "expected " + expected_name<T>() + ", got " + type_name(*n));
+                      "expected " + expected_name<T>() + ", got " + toml_type_name(*n));
   return v;
 }
 
@@ -200,7 +175,7 @@ Config Config::table(const std::string& key) const {
     const toml::table* t = n->as_table();
     if (!t)
       throw ConfigError(where(file_, n->source()), child_path(key),
-                        "expected table, got " + type_name(*n));
+                        "expected table, got " + toml_type_name(*n));
     child = Config(t, file_, child_path(key));
   } else {
     child = Config(nullptr, file_, child_path(key));
@@ -217,7 +192,7 @@ std::vector<Config> Config::tables(const std::string& key) const {
   const toml::array* arr = n->as_array();
   if (!arr)
     throw ConfigError(where(file_, n->source()), child_path(key),
-                      "expected array of tables, got " + type_name(*n));
+                      "expected array of tables, got " + toml_type_name(*n));
   for (std::size_t i = 0; i < arr->size(); ++i) {
     const toml::table* t = (*arr)[i].as_table();
     std::string path = child_path(key) + "[" + std::to_string(i) + "]";
@@ -227,7 +202,7 @@ std::vector<Config> Config::tables(const std::string& key) const {
     }
     if (!t)
       throw ConfigError(where(file_, (*arr)[i].source()), path,
-                        "expected table, got " + type_name((*arr)[i]));
+                        "expected table, got " + toml_type_name((*arr)[i]));
     Config child(t, file_, path);
     child.owner_ = owner_;
     children_->emplace(path, child);
@@ -318,6 +293,31 @@ std::string closest_match(const std::string& word, const std::vector<std::string
   // A plausible typo: at most a third of the word's letters differ (at least 1, at most 3).
   std::size_t limit = std::max<std::size_t>(1, std::min<std::size_t>(3, word.size() / 3));
   return best_d <= limit ? best : std::string();
+}
+
+std::string toml_type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    default:
+      return "nothing";
+  }
 }
 
 }  // namespace rlhf

@@ -17,8 +17,8 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -106,5 +106,8 @@ class Config {
 std::size_t edit_distance(const std::string& a, const std::string& b);
 // The candidate closest to `word` if it is close enough to be a plausible typo, else "".
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+// A TOML node's type as messages name it: "string", "integer", "float", "boolean", "array",
+// "table", "date", "time", "date-time".
+std::string toml_type_name(const toml::node& node);
 
 }  // namespace rlhf
