@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The quickstart: build rlhf-host, make a tiny model and a synthetic preference task, train it
-# with ORPO and with SFT→DPO, and print held-out preference accuracy before and after.
+# The quickstart: build rlhf-host, make two tiny models and a synthetic preference task, train
+# them with ORPO, SFT→DPO (full fine-tune) and QLoRA SFT→DPO (NF4 base + LoRA, bfloat16), and
+# print held-out preference accuracy before and after.
 #
-#   scripts/quickstart.sh            # everything (about 5–10 minutes on 2 CPU cores)
+#   scripts/quickstart.sh            # everything (a fresh build takes ~15 min on 2 cores; the
+#                                    # training itself under a minute)
 #   SKIP_BUILD=1 RLHF_HOST=build-x/rlhf-host scripts/quickstart.sh   # an existing build
 #
 # Preference accuracy = the fraction of held-out pairs where the policy gives the polite (chosen)
@@ -19,9 +21,12 @@ HOST=${RLHF_HOST:-build/rlhf-host}  # RLHF_HOST: use another build
 echo "== synthetic task: polite vs rude replies (examples/quickstart/make_data.py)"
 python3 examples/quickstart/make_data.py --out examples/data
 
-echo "== tiny model + tokenizer (rlhf-host init-model)"
+echo "== tiny models + tokenizer (rlhf-host init-model)"
 "$HOST" init-model --out examples/models/tiny --corpus examples/data/polite_corpus.txt \
   --vocab-size 512 --hidden-size 64 --intermediate-size 128 --layers 2 --heads 4 --kv-heads 2 \
+  --max-position-embeddings 256 --seed 0 --force
+"$HOST" init-model --out examples/models/small --corpus examples/data/polite_corpus.txt \
+  --vocab-size 512 --hidden-size 256 --intermediate-size 512 --layers 4 --heads 8 --kv-heads 4 \
   --max-position-embeddings 256 --seed 0 --force
 
 accuracy() {  # accuracy <eval_predictions.jsonl>
@@ -33,7 +38,7 @@ PY
 }
 
 declare -A RESULT
-for pipeline in orpo sft-dpo; do
+for pipeline in orpo sft-dpo qlora-sft-dpo; do
   echo "== pipeline examples/$pipeline.toml"
   rm -rf "runs/$pipeline"
   start=$(date +%s)
@@ -44,7 +49,7 @@ done
 
 echo
 echo "== held-out preference accuracy (polite preferred over rude)"
-for pipeline in orpo sft-dpo; do
+for pipeline in orpo sft-dpo qlora-sft-dpo; do
   echo "  $pipeline: ${RESULT[$pipeline]}"
 done
 echo "metrics: runs/<pipeline>/metrics.jsonl (tensorboard --logdir runs)"

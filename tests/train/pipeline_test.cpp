@@ -19,6 +19,12 @@ int run(const std::string& command) {
           .c_str());
 }
 
+// What the last run() printed.
+std::string run_log() {
+  std::ifstream in(rlhf::test::process_temp_path("pipeline.log"));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
   std::vector<nlohmann::json> out;
   std::ifstream in(p);
@@ -98,4 +104,28 @@ TEST(Pipeline, SftThenDpoThroughTheHost) {
   std::ifstream log(rlhf::test::process_temp_path("pipeline.log"));
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("learning_rate"), std::string::npos) << text;
+}
+
+// Every shipped example pipeline stays valid (keys, plugins, data files) as the code changes;
+// run from the repository root, where their relative paths point.
+TEST(Pipeline, ShippedExamplesPassCheck) {
+  const fs::path dir = rlhf::test::process_temp_path("examples");
+  fs::create_directories(dir);
+  const std::string host = RLHF_HOST_BINARY;
+  const std::string src = RLHF_SOURCE_DIR;
+  const std::string model = (dir / "model").string();
+  ASSERT_EQ(run(host + " init-model --out " + model + " --corpus " + src +
+                "/examples/data/polite_corpus.txt --vocab-size 400 --hidden-size 64 "
+                "--intermediate-size 128 --max-position-embeddings 256"),
+            0);
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(src) / "examples")) {
+    if (entry.path().extension() != ".toml") continue;
+    ++checked;
+    EXPECT_EQ(run("cd " + src + " && " + host + " --check " + entry.path().string() +
+                  " --set model.path=" + model),
+              0)
+        << entry.path() << ": " << run_log();
+  }
+  EXPECT_GE(checked, 3);  // orpo, sft-dpo, qlora-sft-dpo
 }
