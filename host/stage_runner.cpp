@@ -1,5 +1,6 @@
 #include "stage_runner.hpp"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <spdlog/spdlog.h>
 
@@ -82,6 +83,11 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
       policy->adapter = stage.adapter.get();
     }
     const auto started = std::chrono::steady_clock::now();
+    // Every stage starts from torch's generator seeded with run.seed (TRL calls set_seed(seed)
+    // in each trainer): adapter initialisation at model load, the fresh adapter of
+    // merge_adapter_before and dropout are then the same on every run, and a stage skipped by
+    // --resume does not shift the random numbers of the ones after it.
+    at::manual_seed(pipeline.seed);
     StageContext ctx;
     ctx.stage_name = stage.name;
     ctx.stage_index = static_cast<int>(i);

@@ -55,7 +55,8 @@ void set_cpu_rng_state(const at::Tensor& state) {
 }  // namespace
 
 void save_checkpoint(const fs::path& dir, const NamedTensors& trainable,
-                     const torch::optim::Optimizer& optimizer, const TrainerState& state) {
+                     const torch::optim::Optimizer& optimizer, const TrainerState& state,
+                     const std::function<void(const fs::path& tmp_dir)>& write_extra) {
   fs::path tmp = dir;
   tmp += ".tmp";
   fs::remove_all(tmp);
@@ -72,6 +73,8 @@ void save_checkpoint(const fs::path& dir, const NamedTensors& trainable,
   torch::serialize::OutputArchive rng;
   rng.write("cpu", cpu_rng_state());
   rng.save_to((tmp / "rng.pt").string());
+
+  if (write_extra) write_extra(tmp);
 
   nlohmann::ordered_json j;
   j["format"] = kFormat;

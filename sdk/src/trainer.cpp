@@ -5,6 +5,7 @@
 #include <chrono>
 #include <random>
 
+#include "rlhf/adapter.hpp"
 #include "rlhf/checkpoint.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/lr_schedule.hpp"
@@ -148,7 +149,9 @@ bool Trainer::train(const TrainingTask& task) {
   auto save = [&](std::int64_t step) {
     state.extra["log_window"] = window.to_json();
     save_checkpoint(ctx_.stage_dir / ("checkpoint-" + std::to_string(step)), task.trainable,
-                    *optimizer, state);
+                    *optimizer, state, [&](const std::filesystem::path& tmp) {
+                      if (ctx_.adapter) ctx_.adapter->save(tmp / "adapter");
+                    });
     prune_checkpoints(ctx_.stage_dir, config_.save_total_limit);
   };
 

@@ -233,6 +233,25 @@ TEST(SftStep0, CompletionOnlyNllEqualsTheFormula) {
   EXPECT_TRUE(fs::exists(r.dir / "sft" / "model" / "config.json"));
 }
 
+TEST(Checkpoints, HoldTheAdapterInPeftLayoutAtEachSave) {
+  AlgoRun r;
+  r.go<orpo::OrpoAlgorithm>("ckpt",
+                            "max_steps = 2\nper_device_train_batch_size = 4\nsave_steps = 1\n"
+                            "learning_rate = 1e-3\n");
+  for (const char* step : {"checkpoint-1", "checkpoint-2"}) {
+    EXPECT_TRUE(fs::exists(r.dir / "ckpt" / step / "trainable.pt")) << step;
+    EXPECT_TRUE(fs::exists(r.dir / "ckpt" / step / "adapter" / "adapter_config.json")) << step;
+  }
+  EXPECT_TRUE(fs::exists(r.dir / "ckpt" / "adapter" / "adapter_config.json"));  // the result
+
+  AlgoRun full;  // no adapter: the checkpoint holds the full weights in trainable.pt only
+  full.go<sft::SftAlgorithm>("ckpt_full",
+                             "max_steps = 1\nper_device_train_batch_size = 4\nsave_steps = 1\n",
+                             /*with_adapter=*/false);
+  EXPECT_TRUE(fs::exists(full.dir / "ckpt_full" / "checkpoint-1" / "trainable.pt"));
+  EXPECT_FALSE(fs::exists(full.dir / "ckpt_full" / "checkpoint-1" / "adapter"));
+}
+
 TEST(EvalOnly, WritesPerPairPredictions) {
   AlgoRun r;
   r.go<dpo::DpoAlgorithm>("dpo_eval", "eval_only = true\nper_device_eval_batch_size = 5\n", true,

@@ -3,9 +3,12 @@
 // Layout of `<stage_dir>/checkpoint-<step>/`:
 //   trainer_state.json  {"format": "rlhf-host-checkpoint", "version": 1, "global_step": …,
 //                        "epoch": …, "micro_batch": …, "extra": {…}}
-//   trainable.pt        the trainable tensors by name (LoRA A/B or the full model), float as
-//   trained optimizer.pt        AdamW state (step, exp_avg, exp_avg_sq per parameter, param groups)
+//   trainable.pt        the trainable tensors by name (LoRA A/B or the full model), as trained
+//   optimizer.pt        AdamW state (step, exp_avg, exp_avg_sq per parameter, param groups)
 //   rng.pt              the CPU generator state (dropout draws continue where they stopped)
+//   adapter/            with an adapter: the adapter at this step in PEFT's layout
+//                       (adapter_config.json + adapter_model.safetensors), so an intermediate
+//                       checkpoint loads with PeftModel.from_pretrained like TRL's do
 // Data order is a pure function of (seed, epoch), so (epoch, micro_batch) restores it.
 //
 // A checkpoint is written into `checkpoint-<step>.tmp` and renamed when complete, so a crash
@@ -14,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include <torch/optim/optimizer.h>
@@ -33,9 +37,13 @@ struct TrainerState {
 
 constexpr int kCheckpointVersion = 1;
 
-// Writes `dir` (must not exist; any leftover `dir.tmp` is replaced).
-void save_checkpoint(const std::filesystem::path& dir, const NamedTensors& trainable,
-                     const torch::optim::Optimizer& optimizer, const TrainerState& state);
+// Writes `dir` (replaced if it exists; any leftover `dir.tmp` is replaced). `write_extra`, if
+// given, adds files to the checkpoint before it is complete: it is called with the temporary
+// folder that is renamed to `dir` at the end.
+void save_checkpoint(
+    const std::filesystem::path& dir, const NamedTensors& trainable,
+    const torch::optim::Optimizer& optimizer, const TrainerState& state,
+    const std::function<void(const std::filesystem::path& tmp_dir)>& write_extra = {});
 
 // Restores tensors (copied into `trainable` in place, matched by name), optimizer state and the
 // CPU RNG; returns the loop state. Missing files, a foreign format/version or a missing or
