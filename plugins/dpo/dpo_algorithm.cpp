@@ -95,6 +95,12 @@ void DpoAlgorithm::run(StageContext& ctx) {
           ctx.stage_name);
     precompute = true;
   }
+  if (!reference_free_ && !ref_model && !ctx.adapter && training_.eval_only && ctx.logger)
+    ctx.logger->info(
+        "[{}] eval_only with no adapter and no ref_model: the reference is the policy itself, "
+        "so rewards are 0 and eval_loss is log 2; eval_preference_accuracy compares the "
+        "policy's own log-probs (set ref_model or reference_free for rewards)",
+        ctx.stage_name);
 
   // Reference log-probs of pairs `indices` (no grad; adapter off or the separate model).
   auto reference_forward = [&](const std::vector<TokenizedPair>& pairs,
