@@ -33,7 +33,7 @@ accuracy() {  # accuracy <eval_predictions.jsonl>
   python3 - "$1" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f"{sum(r['chosen_logp'] > r['rejected_logp'] for r in rows) / len(rows):.3f} ({len(rows)} pairs)")
+print(f"{sum(r['chosen_logps'] > r['rejected_logps'] for r in rows) / len(rows):.3f} ({len(rows)} pairs)")
 PY
 }
 

@@ -18,7 +18,7 @@
 //
 // eval_only = true: no training; evaluates the eval split (the train split when there is none),
 // logs eval_* metrics and writes `<stage_dir>/eval_predictions.jsonl`, one line per pair:
-// {"index", "source", "chosen_logp", "rejected_logp", "ref_chosen_logp", "ref_rejected_logp",
+// {"index", "source", "chosen_logps", "rejected_logps", "ref_chosen_logps", "ref_rejected_logps",
 //  "chosen_reward", "rejected_reward"}. It also logs `eval_preference_accuracy` (an rlhf-host
 // addition): the fraction of pairs with log π_θ(y_w|x) > log π_θ(y_l|x).
 #pragma once

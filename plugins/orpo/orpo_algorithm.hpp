@@ -10,8 +10,8 @@
 //
 // eval_only = true: no training; evaluates the eval split (the train split when there is none),
 // logs eval_* metrics and writes `<stage_dir>/eval_predictions.jsonl`, one line per pair:
-// {"index", "source", "chosen_logp", "rejected_logp" (summed), "chosen_avg_logp",
-//  "rejected_avg_logp"}, plus `eval_preference_accuracy` (rlhf-host addition): the fraction of
+// {"index", "source", "chosen_logps", "rejected_logps" (summed), "chosen_avg_logps",
+//  "rejected_avg_logps"}, plus `eval_preference_accuracy` (rlhf-host addition): the fraction of
 // pairs with log π_θ(y_w|x) > log π_θ(y_l|x).
 #pragma once
 

@@ -81,7 +81,7 @@ void SftAlgorithm::run(StageContext& ctx) {
         nlohmann::ordered_json line;
         line["index"] = idx[k];
         line["source"] = ctx.data->at(idx[k], eval_split).source;
-        line["completion_logp"] = logps.sum[j].item<double>();
+        line["completion_logps"] = logps.sum[j].item<double>();
         line["completion_tokens"] = static_cast<std::int64_t>(logps.tokens[j].item<double>());
         out.lines.push_back(line.dump());
       }

@@ -9,7 +9,7 @@
 //
 // Metrics: loss, mean_token_accuracy (eval: eval_loss, eval_mean_token_accuracy).
 // eval_only = true writes `<stage_dir>/eval_predictions.jsonl`: {"index", "source",
-// "completion_logp", "completion_tokens"} per example.
+// "completion_logps", "completion_tokens"} per example.
 #pragma once
 
 #include "rlhf/algorithm.hpp"

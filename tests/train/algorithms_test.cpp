@@ -265,11 +265,11 @@ TEST(EvalOnly, WritesPerPairPredictions) {
     Example e = r.data->at(i, Split::eval);
     EXPECT_EQ(rows[i]["source"], e.source);
     RowLogp c = row_logp(*r.model, r.encode(e, e.chosen));
-    EXPECT_NEAR(rows[i]["chosen_logp"].get<double>(), c.sum, 1e-3);
+    EXPECT_NEAR(rows[i]["chosen_logps"].get<double>(), c.sum, 1e-3);
     r.adapter.set_enabled(false);
     RowLogp ref = row_logp(*r.model, r.encode(e, e.chosen));
     r.adapter.set_enabled(true);
-    EXPECT_NEAR(rows[i]["ref_chosen_logp"].get<double>(), ref.sum, 1e-3);
+    EXPECT_NEAR(rows[i]["ref_chosen_logps"].get<double>(), ref.sum, 1e-3);
   }
   ASSERT_EQ(r.lines.size(), 1u);
   EXPECT_TRUE(r.metrics.contains("eval_loss"));
