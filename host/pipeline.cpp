@@ -17,6 +17,7 @@
 #include "rlhf/quantizer.hpp"
 #include "rlhf/reward_model.hpp"
 #include "set_override.hpp"
+#include "toml_floats.hpp"
 
 namespace rlhf::host {
 
@@ -183,7 +184,7 @@ void check_output_dir_writable(const fs::path& dir) {
 std::string Pipeline::resolved_toml() const {
   std::ostringstream out;
   out << toml::toml_formatter(*document);
-  return out.str();
+  return shortest_toml_floats(out.str());
 }
 
 Pipeline load_pipeline(const fs::path& file, const std::vector<std::string>& overrides,
