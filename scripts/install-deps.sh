@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
   python3                     # the quickstart's data generator and accuracy readout
+  clang-format                # ctest format.clang_format
 )
 
 missing=()

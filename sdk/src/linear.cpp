@@ -32,8 +32,7 @@ std::vector<std::pair<std::string, torch::Tensor>> DenseWeight::state_dict(
   return {{prefix + ".weight", weight_.detach()}};
 }
 
-Linear::Linear(std::shared_ptr<LinearWeight> weight, torch::Tensor bias)
-    : bias_(std::move(bias)) {
+Linear::Linear(std::shared_ptr<LinearWeight> weight, torch::Tensor bias) : bias_(std::move(bias)) {
   if (!weight) throw Error("Linear: null weight");
   if (bias_.defined()) bias_ = register_parameter("bias", bias_, bias_.requires_grad());
   weight_ = register_module("base", std::move(weight));

@@ -18,11 +18,16 @@ const char* sdk_abi_tag() { return RLHF_ABI_TAG; }
 
 const char* to_string(PluginKind kind) {
   switch (kind) {
-    case PluginKind::algorithm: return "algorithm";
-    case PluginKind::quantizer: return "quantizer";
-    case PluginKind::adapter: return "adapter";
-    case PluginKind::data: return "data";
-    case PluginKind::reward_model: return "reward_model";
+    case PluginKind::algorithm:
+      return "algorithm";
+    case PluginKind::quantizer:
+      return "quantizer";
+    case PluginKind::adapter:
+      return "adapter";
+    case PluginKind::data:
+      return "data";
+    case PluginKind::reward_model:
+      return "reward_model";
   }
   return "unknown";
 }

@@ -109,7 +109,7 @@ class SentencePieceTokenizer : public Tokenizer {
     } else {
       pad_id_ = eos_id_;
       spdlog::info("{}: tokenizer has no pad token; padding with eos_token '{}' (id {})",
-                    dir.string(), eos, eos_id_);
+                   dir.string(), eos, eos_id_);
     }
   }
 

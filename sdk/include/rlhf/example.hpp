@@ -19,12 +19,12 @@ struct Message {
 // chosen/rejected/completion string one "assistant" message; `conversational` says which form
 // the source used (the "none" chat template concatenates contents as they are).
 struct Example {
-  std::vector<Message> prompt;      // context; may be empty (text-only SFT)
-  std::vector<Message> chosen;      // preferred completion (preference data)
-  std::vector<Message> rejected;    // dispreferred completion (preference data)
-  std::vector<Message> completion;  // SFT target (prompt+completion or messages formats)
-  std::optional<std::string> text;  // SFT raw text: train on every token
-  std::optional<double> margin;     // reward-model margin m (optional field)
+  std::vector<Message> prompt;                // context; may be empty (text-only SFT)
+  std::vector<Message> chosen;                // preferred completion (preference data)
+  std::vector<Message> rejected;              // dispreferred completion (preference data)
+  std::vector<Message> completion;            // SFT target (prompt+completion or messages formats)
+  std::optional<std::string> text;            // SFT raw text: train on every token
+  std::optional<double> margin;               // reward-model margin m (optional field)
   std::map<std::string, std::string> fields;  // other scalar fields, e.g. "answer" for rule rewards
   bool conversational = false;
   std::string source;  // "file:line" for messages

@@ -46,7 +46,6 @@ class LinearWeight : public torch::nn::Module {
 
   // A short name of the storage format ("dense", "nf4", …), for logs and benchmarks.
   virtual std::string format() const = 0;
-
 };
 
 // A plain dense weight (the default base weight).

@@ -60,6 +60,8 @@ using PluginEntryPoint = const PluginManifest* (*)();
 
 // Emits the plugin's one exported entry point. CLASS must be constructible from
 // `const rlhf::Config&` and derive from the interface matching KIND.
+// (kept by hand: clang-format would put one argument per line)
+// clang-format off
 #define RLHF_PLUGIN(KIND, CLASS, NAME, VERSION, DESCRIPTION)                                  \
   extern "C" __attribute__((visibility("default"))) const ::rlhf::PluginManifest*             \
   RLHF_PLUGIN_ENTRY_POINT() {                                                                 \
@@ -68,3 +70,4 @@ using PluginEntryPoint = const PluginManifest* (*)();
         [](const ::rlhf::Config& config) -> ::rlhf::Plugin* { return new CLASS(config); }};   \
     return &manifest;                                                                         \
   }
+// clang-format on

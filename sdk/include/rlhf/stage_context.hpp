@@ -29,8 +29,8 @@ class CausalLM;
 class Tokenizer;
 
 struct StageContext {
-  std::string stage_name;   // [[stage]] name, unique in the pipeline
-  int stage_index = 0;      // 0-based position in the pipeline
+  std::string stage_name;          // [[stage]] name, unique in the pipeline
+  int stage_index = 0;             // 0-based position in the pipeline
   const Config* config = nullptr;  // the stage's table (the algorithm read it at construction)
 
   c10::Device device = c10::Device(c10::kCPU);
@@ -49,7 +49,7 @@ struct StageContext {
   std::function<std::shared_ptr<CausalLM>()> model;
   std::function<std::shared_ptr<Tokenizer>()> tokenizer;
   std::string chat_template = "none";  // [model].chat_template
-  std::filesystem::path model_path;     // [model].path
+  std::filesystem::path model_path;    // [model].path
 
   Adapter* adapter = nullptr;
   Quantizer* quantizer = nullptr;

@@ -30,9 +30,12 @@
 // e.g. "sdk1-torch1.13-gcc12-cxx11abi1". Only the torch major.minor counts: patch releases
 // keep the C++ ABI.
 #ifndef RLHF_ABI_TAG
+// (kept by hand: clang-format would put one argument per line)
+// clang-format off
 #define RLHF_ABI_TAG                                                                        \
   "sdk" RLHF_STRINGIFY(RLHF_SDK_ABI_VERSION) "-torch" RLHF_STRINGIFY(TORCH_VERSION_MAJOR) "." \
       RLHF_STRINGIFY(TORCH_VERSION_MINOR) "-" RLHF_COMPILER_TAG "-" RLHF_CXXABI_TAG
+// clang-format on
 #endif
 
 namespace rlhf {
