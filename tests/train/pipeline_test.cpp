@@ -25,6 +25,15 @@ std::string run_log() {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// A random tiny Llama (vocab 400, 2 layers, width `hidden`) from `rlhf-host init-model`, with a
+// tokenizer trained on the quickstart corpus.
+int init_tiny_model(const fs::path& out, int hidden) {
+  return run(std::string(RLHF_HOST_BINARY) + " init-model --out " + out.string() + " --corpus " +
+             RLHF_SOURCE_DIR + "/examples/data/polite_corpus.txt --vocab-size 400 --hidden-size " +
+             std::to_string(hidden) + " --intermediate-size " + std::to_string(2 * hidden) +
+             " --max-position-embeddings 256");
+}
+
 std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
   std::vector<nlohmann::json> out;
   std::ifstream in(p);
@@ -41,10 +50,7 @@ TEST(Pipeline, SftThenDpoThroughTheHost) {
   fs::create_directories(dir);
   const std::string host = RLHF_HOST_BINARY;
   const std::string src = RLHF_SOURCE_DIR;
-  ASSERT_EQ(run(host + " init-model --out " + (dir / "model").string() + " --corpus " + src +
-                "/examples/data/polite_corpus.txt --vocab-size 400 --hidden-size 32 "
-                "--intermediate-size 64 --max-position-embeddings 256"),
-            0);
+  ASSERT_EQ(init_tiny_model(dir / "model", 32), 0) << run_log();
   const std::string data = src + "/examples/data/polite_train.jsonl";
   std::ofstream(dir / "p.toml")
       << "[run]\noutput_dir = \"" << (dir / "run").string() << "\"\nseed = 3\n[model]\npath = \""
@@ -101,8 +107,7 @@ TEST(Pipeline, SftThenDpoThroughTheHost) {
                                      "learnig_rate = 1e-4\ndata = { plugin = \"jsonl\", path = \""
                                   << data << "\" }\n";
   EXPECT_NE(run(host + " --check " + (dir / "bad.toml").string()), 0);
-  std::ifstream log(rlhf::test::process_temp_path("pipeline.log"));
-  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  const std::string text = run_log();
   EXPECT_NE(text.find("learning_rate"), std::string::npos) << text;
 }
 
@@ -114,10 +119,7 @@ TEST(Pipeline, ShippedExamplesPassCheck) {
   const std::string host = RLHF_HOST_BINARY;
   const std::string src = RLHF_SOURCE_DIR;
   const std::string model = (dir / "model").string();
-  ASSERT_EQ(run(host + " init-model --out " + model + " --corpus " + src +
-                "/examples/data/polite_corpus.txt --vocab-size 400 --hidden-size 64 "
-                "--intermediate-size 128 --max-position-embeddings 256"),
-            0);
+  ASSERT_EQ(init_tiny_model(model, 64), 0) << run_log();
   int checked = 0;
   for (const auto& entry : fs::directory_iterator(fs::path(src) / "examples")) {
     if (entry.path().extension() != ".toml") continue;
@@ -138,10 +140,7 @@ TEST(Pipeline, LoraRunsRepeatExactlyUnderOneSeed) {
   fs::create_directories(dir);
   const std::string host = RLHF_HOST_BINARY;
   const std::string src = RLHF_SOURCE_DIR;
-  ASSERT_EQ(run(host + " init-model --out " + (dir / "model").string() + " --corpus " + src +
-                "/examples/data/polite_corpus.txt --vocab-size 400 --hidden-size 64 "
-                "--intermediate-size 128 --max-position-embeddings 256"),
-            0);
+  ASSERT_EQ(init_tiny_model(dir / "model", 64), 0) << run_log();
   const std::string data = src + "/examples/data/polite_train.jsonl";
   std::ofstream(dir / "p.toml")
       << "[run]\noutput_dir = \"unused\"\nseed = 1\n[model]\npath = \"" << (dir / "model").string()
