@@ -190,8 +190,10 @@ void DpoAlgorithm::run(StageContext& ctx) {
         nlohmann::ordered_json line;
         line["index"] = idx[k];
         line["source"] = ctx.data->at(idx[k], eval_split).source;
-        line["chosen_logps"] = c.policy.chosen[j].item<double>();
-        line["rejected_logps"] = c.policy.rejected[j].item<double>();
+        const double chosen = c.policy.chosen[j].item<double>();
+        const double rejected = c.policy.rejected[j].item<double>();
+        line["chosen_logps"] = chosen;
+        line["rejected_logps"] = rejected;
         if (!reference_free_) {
           line["ref_chosen_logps"] = c.reference.chosen[j].item<double>();
           line["ref_rejected_logps"] = c.reference.rejected[j].item<double>();
@@ -199,7 +201,7 @@ void DpoAlgorithm::run(StageContext& ctx) {
         line["chosen_reward"] = c.loss.chosen_rewards[j].item<double>();
         line["rejected_reward"] = c.loss.rejected_rewards[j].item<double>();
         out.lines.push_back(line.dump());
-        if (line["chosen_logps"] > line["rejected_logps"]) ++out.correct;
+        if (chosen > rejected) ++out.correct;
       }
       return out;
     });

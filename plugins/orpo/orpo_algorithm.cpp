@@ -94,12 +94,14 @@ void OrpoAlgorithm::run(StageContext& ctx) {
         nlohmann::ordered_json line;
         line["index"] = idx[k];
         line["source"] = ctx.data->at(idx[k], eval_split).source;
-        line["chosen_logps"] = c.policy.chosen.sum[j].item<double>();
-        line["rejected_logps"] = c.policy.rejected.sum[j].item<double>();
+        const double chosen = c.policy.chosen.sum[j].item<double>();
+        const double rejected = c.policy.rejected.sum[j].item<double>();
+        line["chosen_logps"] = chosen;
+        line["rejected_logps"] = rejected;
         line["chosen_avg_logps"] = c.policy.chosen.mean[j].item<double>();
         line["rejected_avg_logps"] = c.policy.rejected.mean[j].item<double>();
         out.lines.push_back(line.dump());
-        if (line["chosen_logps"] > line["rejected_logps"]) ++out.correct;
+        if (chosen > rejected) ++out.correct;
       }
       return out;
     });
