@@ -159,7 +159,10 @@ int run_cli(int argc, char** argv) {
     // backtrace) is cut to its first line.
     std::string message = e.what();
     if (!dynamic_cast<const Error*>(&e)) message = message.substr(0, message.find('\n'));
-    if (logger) logger->flush();
+    if (logger) {
+      logger->flush();
+      log_error_to_file(*logger, "rlhf-host: error: " + message);
+    }
     std::cerr << "rlhf-host: error: " << message << "\n";
     return kExitError;
   }

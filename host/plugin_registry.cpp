@@ -78,6 +78,13 @@ void PluginRegistry::inspect(const fs::path& file) {
       logger_->debug("{}: no {} entry point; not a plugin, skipped", file.string(), entry);
     return;
   }
+  // A plugin's code must outlive everything it made, and that includes exceptions: an
+  // rlhf::Error thrown by a plugin has its vtable and destructor in the plugin's copy of the
+  // (header-only) class, and the registry is destroyed while that exception unwinds to the
+  // host's handler, which then calls what(). Marking the library RTLD_NODELETE keeps it mapped
+  // until the process exits, whatever is unloaded (docs/reliability.md, "plugin errors").
+  if (!::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD | RTLD_NODELETE))
+    throw Error(file.string() + ": cannot pin plugin library: " + or_empty(::dlerror()));
   lib->manifest = lib->library.get<const PluginManifest*()>(entry)();
   if (!lib->manifest) throw Error(file.string() + ": " + entry + "() returned no manifest");
   const PluginManifest& m = *lib->manifest;

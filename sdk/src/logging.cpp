@@ -26,4 +26,12 @@ void add_log_file(spdlog::logger& logger, const std::filesystem::path& dir) {
   logger.flush_on(spdlog::level::info);
 }
 
+void log_error_to_file(spdlog::logger& logger, const std::string& message) {
+  for (const auto& sink : logger.sinks()) {
+    if (!std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(sink)) continue;
+    sink->log(spdlog::details::log_msg(logger.name(), spdlog::level::err, message));
+    sink->flush();
+  }
+}
+
 }  // namespace rlhf
