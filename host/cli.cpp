@@ -154,6 +154,9 @@ int run_cli(int argc, char** argv) {
     }
     logger->info("pipeline finished; outputs in {}", pipeline.output_dir.string());
     return 0;
+  } catch (const UsageError& e) {
+    std::cerr << "rlhf-host: error: " << e.what() << "\n";
+    return kExitUsage;
   } catch (const std::exception& e) {
     // rlhf::Error is one line by contract; anything else (a LibTorch c10::Error has a
     // backtrace) is cut to its first line.

@@ -63,6 +63,9 @@ int run_init_model(const std::vector<std::string>& args) {
     if (architecture != "llama" && architecture != "mistral")
       throw rlhf::Error("init-model: --architecture must be llama or mistral, not '" +
                         architecture + "'");
+    if (heads < 1 || hidden % heads != 0)
+      throw rlhf::Error("init-model: --hidden-size " + std::to_string(hidden) +
+                        " must be a multiple of --heads " + std::to_string(heads));
     config.architecture = architecture == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM";
     config.model_type = architecture;
     config.hidden_size = hidden;

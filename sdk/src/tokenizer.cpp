@@ -37,6 +37,22 @@ json read_json_if_exists(const fs::path& path) {
   }
 }
 
+// A boolean setting of tokenizer_config.json: absent or null → `fallback`; any other type is an
+// error naming the file and the key (transformers would fail on it too, less clearly).
+bool flag(const json& j, const char* key, bool fallback, const fs::path& file) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_boolean())
+    throw Error(file.string() + ": '" + key + "' must be true or false, not " + j[key].dump());
+  return j[key].get<bool>();
+}
+
+// A token id written as a JSON object key ("32000"): digits only, else an error naming the key.
+std::int64_t token_id_key(const std::string& key, const fs::path& file) {
+  if (key.empty() || key.size() > 12 || key.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(file.string() + ": 'added_tokens_decoder': key '" + key + "' is not a token id");
+  return std::stoll(key);
+}
+
 // A token field is a string or an AddedToken object {"content": "..."}; null/absent → "".
 std::string token_string(const json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return {};
@@ -65,16 +81,18 @@ class SentencePieceTokenizer : public Tokenizer {
     const json cfg = read_json_if_exists(dir / "tokenizer_config.json");
     const json map = read_json_if_exists(dir / "special_tokens_map.json");
     const json gen = read_json_if_exists(dir / "generation_config.json");
-    add_bos_ = cfg.value("add_bos_token", true);
-    add_eos_ = cfg.value("add_eos_token", false);
+    add_bos_ = flag(cfg, "add_bos_token", true, dir / "tokenizer_config.json");
+    add_eos_ = flag(cfg, "add_eos_token", false, dir / "tokenizer_config.json");
     legacy_ = !(cfg.contains("legacy") && cfg["legacy"].is_boolean() && !cfg["legacy"].get<bool>());
 
     // Added tokens: tokenizer_config's added_tokens_decoder and the older added_tokens.json.
     if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object())
       for (auto it = cfg["added_tokens_decoder"].begin(); it != cfg["added_tokens_decoder"].end();
            ++it)
-        if (it.value().contains("content"))
-          add_special(it.value()["content"].get<std::string>(), std::stoll(it.key()));
+        if (it.value().is_object() && it.value().contains("content") &&
+            it.value()["content"].is_string())
+          add_special(it.value()["content"].get<std::string>(),
+                      token_id_key(it.key(), dir / "tokenizer_config.json"));
     const json added = read_json_if_exists(dir / "added_tokens.json");
     for (auto it = added.begin(); it != added.end(); ++it)
       if (it.value().is_number_integer()) add_special(it.key(), it.value().get<std::int64_t>());
@@ -92,7 +110,7 @@ class SentencePieceTokenizer : public Tokenizer {
         if (src->contains(key) && (*src)[key].is_array())
           for (const auto& t : (*src)[key]) {
             const std::string s =
-                t.is_string() ? t.get<std::string>() : t.value("content", std::string());
+                t.is_string() ? t.get<std::string>() : token_string(json{{"t", t}}, "t");
             const auto id = resolve(s);
             if (id >= 0) add_special(s, id);
           }

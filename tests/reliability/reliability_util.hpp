@@ -189,11 +189,11 @@ inline fs::path tiny_model() {
   static const fs::path dir = [] {
     fs::path out = rlhf::test::process_temp_path("tiny-model");
     if (!fs::exists(out / "config.json")) {
-      auto r = run_host({"init-model", "--out", out.string(), "--corpus",
-                         (kSource / "examples/data/polite_corpus.txt").string(), "--vocab-size",
-                         "400", "--hidden-size", "32", "--intermediate-size", "64",
-                         "--max-position-embeddings", "256"},
-                        fs::current_path(), 120);
+      auto r = run_host(
+          {"init-model", "--out", out.string(), "--corpus",
+           (kSource / "examples/data/polite_corpus.txt").string(), "--vocab-size", "400",
+           "--hidden-size", "32", "--intermediate-size", "64", "--max-position-embeddings", "256"},
+          fs::current_path(), 120);
       if (r.exit_code != 0) ADD_FAILURE() << "init-model failed: " << r.describe();
     }
     return out;
