@@ -61,7 +61,7 @@ TEST(RunFolder, SecondRunIntoALockedFolderIsRefused) {
   ASSERT_TRUE(first.wait_for_output("[sft] training", 120)) << first.output_so_far();
   const std::string before = read_file(dir / "run/run.log");
 
-  auto second = run_host({pipeline.string(), "--overwrite"}, dir.path(), 120);
+  auto second = run_host({pipeline.string()}, dir.path(), 120);
   expect_error(second, {(dir / "run").string(), "in use by another rlhf-host run",
                         "pid " + std::to_string(first.pid()), pipeline.string()});
   // The second run touched nothing: the first one's log goes on, its results stay.
