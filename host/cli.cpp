@@ -95,7 +95,12 @@ int run_cli(int argc, char** argv) {
         "also search DIR for plugins (repeatable; before RLHF_PLUGIN_PATH and the default folder)")(
         "log-level", po::value(&log_level)->default_value("info"),
         "trace, debug, info, warn, error or off")(
-        "resume", "continue each stage from the newest checkpoint in its folder");
+        "resume",
+        "continue a previous run in output_dir: each stage from the newest checkpoint in its "
+        "folder, if its model, adapter, data and keys are unchanged")(
+        "overwrite",
+        "replace the results of a previous run in output_dir (its run.log, metrics, TensorBoard "
+        "events, pipeline.toml and stage folders; other files are kept)");
     po::options_description hidden;
     hidden.add_options()("pipeline", po::value(&pipeline_file));
     po::options_description all;
@@ -127,6 +132,11 @@ int run_cli(int argc, char** argv) {
       print_plugin_table(std::cout, registry, dirs);
       return 0;
     }
+    if (vm.count("resume") && vm.count("overwrite")) {
+      std::cerr << "rlhf-host: error: --resume and --overwrite contradict each other: choose one "
+                   "(see rlhf-host --help)\n";
+      return kExitUsage;
+    }
     if (pipeline_file.empty()) {
       std::cerr << "rlhf-host: error: no pipeline file given (see rlhf-host --help)\n";
       return kExitUsage;
@@ -147,6 +157,8 @@ int run_cli(int argc, char** argv) {
     install_stop_handlers();
     RunOptions run_options;
     run_options.resume = vm.count("resume") > 0;
+    run_options.overwrite = vm.count("overwrite") > 0;
+    for (int i = 0; i < argc; ++i) run_options.command += (i ? " " : "") + std::string(argv[i]);
     run_options.stop_requested = stop_requested;
     if (run_pipeline(pipeline, logger, run_options) == RunResult::stopped) {
       logger->warn("stopped by signal; rerun with --resume to continue");

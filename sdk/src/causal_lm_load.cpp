@@ -6,6 +6,7 @@
 
 #include "causal_lm_impl.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/file_writer.hpp"
 #include "rlhf/quantizer.hpp"
 #include "rlhf/safetensors.hpp"
 
@@ -93,11 +94,7 @@ void CausalLM::save_pretrained(const fs::path& dir, std::int64_t max_shard_bytes
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   try {
-    {
-      std::ofstream out(tmp / "config.json");
-      out << config.dump(2) << "\n";
-      if (!out) throw Error((tmp / "config.json").string() + ": write failed");
-    }
+    write_file_atomically(tmp / "config.json", config.dump(2) + "\n");
     save_safetensors_checkpoint(tmp, hf_state_dict(), max_shard_bytes, "model");
     fs::create_directories(target);
     for (const auto& f : fs::directory_iterator(target)) {
