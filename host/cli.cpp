@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "pipeline.hpp"
+#include "pipeline_check.hpp"
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
 #include "rlhf/config.hpp"
@@ -145,10 +146,11 @@ int run_cli(int argc, char** argv) {
     const auto started = std::chrono::steady_clock::now();
     PluginRegistry registry(dirs, logger);
     Pipeline pipeline = load_pipeline(pipeline_file, sets, registry);
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-            .count();
     if (vm.count("check")) {
+      check_pipeline(pipeline, logger);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count();
       std::cout << pipeline_file << ": ok (" << pipeline.stages.size() << " stages, "
                 << registry.plugins().size() << " plugins found, checked in "
                 << static_cast<int>(ms) << " ms)\n";

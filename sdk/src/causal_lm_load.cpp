@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "causal_lm_impl.hpp"
+#include "rlhf/causal_lm_check.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/file_writer.hpp"
 #include "rlhf/quantizer.hpp"
@@ -15,12 +16,6 @@ namespace rlhf {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string shape_string(at::IntArrayRef s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
 
 std::string dtype_name(torch::ScalarType t) {
   switch (t) {
@@ -42,13 +37,9 @@ std::shared_ptr<CausalLM> load_causal_lm(const fs::path& dir, const LoadOptions&
 
   // Each weight is read from the mapping, converted in place of the previous temporary, and
   // owned by the model alone: peak memory is the model plus one tensor.
+  // (`rlhf-host --check` runs the same checks without reading: check_causal_lm.)
   auto read = [&](const std::string& name, at::IntArrayRef shape) {
-    if (!checkpoint.contains(name))
-      throw Error(dir.string() + ": tensor '" + name + "' is missing from the checkpoint");
-    const auto& e = checkpoint.entry(name);
-    if (at::IntArrayRef(e.shape) != shape)
-      throw Error(checkpoint.file_of(name).string() + ": tensor '" + name + "' has shape " +
-                  shape_string(e.shape) + " but config.json implies " + shape_string(shape));
+    expect_checkpoint_tensor(checkpoint, dir, name, shape);
     return checkpoint.load(name);
   };
   WeightInit init;

@@ -6,6 +6,7 @@
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/file_writer.hpp"
+#include "rlhf/policy_setup_check.hpp"
 #include "rlhf/replace_dir.hpp"
 #include "rlhf/stage_context.hpp"
 #include "rlhf/training_config.hpp"
@@ -14,11 +15,9 @@ namespace rlhf {
 
 std::shared_ptr<CausalLM> prepare_policy(StageContext& ctx, const TrainingConfig& config) {
   if (!ctx.model) throw Error("stage '" + ctx.stage_name + "': no policy model in this pipeline");
+  check_policy_setup(ctx, config);  // before the model loads; --check runs it too
   std::shared_ptr<CausalLM> model = ctx.model();
   if (config.merge_adapter_before) {
-    if (!ctx.adapter)
-      throw Error("stage '" + ctx.stage_name +
-                  "': merge_adapter_before = true needs an [adapter] in the pipeline");
     ctx.adapter->merge();
     ctx.adapter->attach(*model);
     if (ctx.logger)
