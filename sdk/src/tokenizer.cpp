@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "rlhf/error.hpp"
@@ -35,6 +36,22 @@ json read_json_if_exists(const fs::path& path) {
   } catch (const json::exception& e) {
     throw Error(path.string() + ": not valid JSON: " + e.what());
   }
+}
+
+// An optional boolean field of a tokenizer JSON file.
+bool bool_field(const json& j, const char* key, bool fallback, const fs::path& file) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_boolean())
+    throw ConfigError(file.string(), key, "expected true or false, got " + j[key].dump());
+  return j[key].get<bool>();
+}
+
+// A token id written as a JSON object key ("32000"), as added_tokens_decoder does.
+std::int64_t id_key(const std::string& key, const fs::path& file) {
+  if (key.empty() || key.size() > 9 || key.find_first_not_of("0123456789") != std::string::npos)
+    throw ConfigError(file.string(), "added_tokens_decoder." + key,
+                      "expected a token id (a non-negative integer) as the key");
+  return std::stoll(key);
 }
 
 // A token field is a string or an AddedToken object {"content": "..."}; null/absent → "".
@@ -62,22 +79,34 @@ class SentencePieceTokenizer : public Tokenizer {
     sp_size_ = api_.vocab_size(handle_);
     vocab_size_ = sp_size_;
 
-    const json cfg = read_json_if_exists(dir / "tokenizer_config.json");
+    const fs::path cfg_path = dir / "tokenizer_config.json";
+    const json cfg = read_json_if_exists(cfg_path);
     const json map = read_json_if_exists(dir / "special_tokens_map.json");
-    const json gen = read_json_if_exists(dir / "generation_config.json");
-    add_bos_ = cfg.value("add_bos_token", true);
-    add_eos_ = cfg.value("add_eos_token", false);
-    legacy_ = !(cfg.contains("legacy") && cfg["legacy"].is_boolean() && !cfg["legacy"].get<bool>());
+    const fs::path gen_path = dir / "generation_config.json";
+    const json gen = read_json_if_exists(gen_path);
+    add_bos_ = bool_field(cfg, "add_bos_token", true, cfg_path);
+    add_eos_ = bool_field(cfg, "add_eos_token", false, cfg_path);
+    legacy_ = bool_field(cfg, "legacy", true, cfg_path);
 
     // Added tokens: tokenizer_config's added_tokens_decoder and the older added_tokens.json.
     if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object())
       for (auto it = cfg["added_tokens_decoder"].begin(); it != cfg["added_tokens_decoder"].end();
-           ++it)
-        if (it.value().contains("content"))
-          add_special(it.value()["content"].get<std::string>(), std::stoll(it.key()));
-    const json added = read_json_if_exists(dir / "added_tokens.json");
-    for (auto it = added.begin(); it != added.end(); ++it)
-      if (it.value().is_number_integer()) add_special(it.key(), it.value().get<std::int64_t>());
+           ++it) {
+        const std::int64_t id = id_key(it.key(), cfg_path);
+        const json& content = it.value().is_object() ? it.value().value("content", json()) : json();
+        if (!content.is_string())
+          throw ConfigError(cfg_path.string(), "added_tokens_decoder." + it.key() + ".content",
+                            "expected the token's text (a string)");
+        add_special(content.get<std::string>(), id);
+      }
+    const fs::path added_path = dir / "added_tokens.json";
+    const json added = read_json_if_exists(added_path);
+    for (auto it = added.begin(); it != added.end(); ++it) {
+      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 0)
+        throw ConfigError(added_path.string(), it.key(),
+                          "expected a token id (a non-negative integer), got " + it.value().dump());
+      add_special(it.key(), it.value().get<std::int64_t>());
+    }
 
     // special_tokens_map.json refines tokenizer_config.json.
     auto pick = [&](const char* key, const std::string& fallback) {
@@ -92,7 +121,10 @@ class SentencePieceTokenizer : public Tokenizer {
         if (src->contains(key) && (*src)[key].is_array())
           for (const auto& t : (*src)[key]) {
             const std::string s =
-                t.is_string() ? t.get<std::string>() : t.value("content", std::string());
+                t.is_string() ? t.get<std::string>()
+                : t.is_object() && t.contains("content") && t["content"].is_string()
+                    ? t["content"].get<std::string>()
+                    : std::string();
             const auto id = resolve(s);
             if (id >= 0) add_special(s, id);
           }
@@ -104,9 +136,16 @@ class SentencePieceTokenizer : public Tokenizer {
     if (!pad.empty() && resolve(pad) >= 0) {
       pad_id_ = resolve(pad);
       add_special(pad, pad_id_);
-    } else if (gen.contains("pad_token_id") && gen["pad_token_id"].is_number_integer()) {
+    } else if (gen.contains("pad_token_id") && gen["pad_token_id"].is_number_integer() &&
+               gen["pad_token_id"].get<std::int64_t>() >= 0 &&
+               gen["pad_token_id"].get<std::int64_t>() < vocab_size_) {
       pad_id_ = gen["pad_token_id"].get<std::int64_t>();
     } else {
+      // A pad id outside the vocabulary (-1 in some converted Llama checkpoints) would index
+      // past the embeddings; padding is masked, so any real token serves.
+      if (gen.contains("pad_token_id") && !gen["pad_token_id"].is_null())
+        spdlog::warn("{}: 'pad_token_id' {} is not a token of this tokenizer (0..{}); ignored",
+                     gen_path.string(), gen["pad_token_id"].dump(), vocab_size_ - 1);
       pad_id_ = eos_id_;
       spdlog::info("{}: tokenizer has no pad token; padding with eos_token '{}' (id {})",
                    dir.string(), eos, eos_id_);
@@ -251,10 +290,38 @@ class SentencePieceTokenizer : public Tokenizer {
   std::map<std::int64_t, std::string> special_ids_;
 };
 
+// config.json's vocab_size when the tokenizer's folder holds a readable one (the model's), else
+// nothing: a bad config.json is the model loader's to report.
+std::optional<std::int64_t> model_vocab_size(const fs::path& dir) {
+  std::ifstream in(dir / "config.json");
+  if (!in) return std::nullopt;
+  const json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("vocab_size") || !j["vocab_size"].is_number_integer())
+    return std::nullopt;
+  return j["vocab_size"].get<std::int64_t>();
+}
+
 }  // namespace
 
 std::shared_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
-  return std::make_shared<SentencePieceTokenizer>(dir);
+  std::shared_ptr<Tokenizer> tokenizer;
+  try {
+    tokenizer = std::make_shared<SentencePieceTokenizer>(dir);
+  } catch (const json::exception& e) {
+    // The fields are type-checked before they are read; this is the net under that rule.
+    throw Error(dir.string() + ": tokenizer files: unexpected value: " + e.what());
+  }
+  // Every id the tokenizer can produce must have an embedding row; fewer tokens than
+  // vocab_size is normal (embeddings padded to a multiple of 64, say).
+  if (const auto vocab = model_vocab_size(dir); vocab && tokenizer->vocab_size() > *vocab)
+    throw Error((dir / "tokenizer.model").string() + ": the tokenizer has " +
+                std::to_string(tokenizer->vocab_size()) + " tokens (pieces and added tokens) but " +
+                (dir / "config.json").string() + " 'vocab_size' is " + std::to_string(*vocab) +
+                ": ids " + std::to_string(*vocab) + ".." +
+                std::to_string(tokenizer->vocab_size() - 1) +
+                " would have no embedding row (use the model's own tokenizer, or resize its "
+                "embeddings)");
+  return tokenizer;
 }
 
 void train_sentencepiece_tokenizer(const fs::path& corpus, const fs::path& out_dir, int vocab_size,
