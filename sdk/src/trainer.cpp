@@ -74,6 +74,11 @@ const std::pair<std::string, double>* first_non_finite(const Metrics& values) {
 // "1e+10", "inf", "nan" (never "-nan": the sign of a NaN means nothing to a user).
 std::string number(double value) { return std::isnan(value) ? "nan" : fmt::format("{:g}", value); }
 
+// [model].dtype as the pipeline spells it.
+std::string dtype_key(torch::ScalarType dtype) {
+  return dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kFloat16 ? "float16" : "float32";
+}
+
 // The keys that make a run diverge, with the values this stage ran with: what to change.
 std::string likely_keys(const TrainingConfig& c, torch::ScalarType dtype) {
   std::string out = "learning_rate = " + number(c.learning_rate);
@@ -84,8 +89,7 @@ std::string likely_keys(const TrainingConfig& c, torch::ScalarType dtype) {
   out += ", max_grad_norm = " + number(c.max_grad_norm) +
          (c.max_grad_norm > 0 ? "" : " (no clipping)") +
          ", adam_epsilon = " + number(c.adam_epsilon);
-  if (dtype != torch::kFloat32)
-    out += std::string(", model.dtype = ") + c10::toString(dtype) + " (try float32)";
+  if (dtype != torch::kFloat32) out += ", model.dtype = " + dtype_key(dtype) + " (try float32)";
   return out;
 }
 
@@ -130,7 +134,7 @@ void Trainer::diverged(std::int64_t step, const std::string& what) const {
   // newest checkpoint (if any) predates them.
   std::string kept = "no checkpoint was written";
   if (auto dir = latest_checkpoint(ctx_.stage_dir))
-    kept = "the last good checkpoint " + dir->string() + " is kept";
+    kept = "the newest checkpoint, " + dir->string() + ", is kept";
   throw Error("stage '" + ctx_.stage_name + "', step " + std::to_string(step) + ": " + what +
               ": training diverged and was stopped, no result saved (" + kept +
               "); likely keys: " + likely_keys(config_, ctx_.dtype));
@@ -156,9 +160,9 @@ Metrics Trainer::evaluate(const TrainingTask& task) {
   if (const auto* bad = first_non_finite(out))
     throw Error("stage '" + ctx_.stage_name + "': evaluation: " + bad->first + " is " +
                 number(bad->second) + ": the model's outputs are not finite, nothing reported" +
-                (ctx_.dtype != torch::kFloat32 ? std::string(" (model.dtype = ") +
-                                                     c10::toString(ctx_.dtype) + ": try float32)"
-                                               : std::string()));
+                (ctx_.dtype != torch::kFloat32
+                     ? " (model.dtype = " + dtype_key(ctx_.dtype) + ": try float32)"
+                     : std::string()));
   return out;
 }
 
