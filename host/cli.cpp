@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "pipeline.hpp"
+#include "pipeline_check.hpp"
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
 #include "rlhf/config.hpp"
@@ -95,7 +96,12 @@ int run_cli(int argc, char** argv) {
         "also search DIR for plugins (repeatable; before RLHF_PLUGIN_PATH and the default folder)")(
         "log-level", po::value(&log_level)->default_value("info"),
         "trace, debug, info, warn, error or off")(
-        "resume", "continue each stage from the newest checkpoint in its folder");
+        "resume",
+        "continue a previous run in output_dir: each stage from the newest checkpoint in its "
+        "folder, if its model, adapter, data and keys are unchanged")(
+        "overwrite",
+        "replace the results of a previous run in output_dir (its run.log, metrics, TensorBoard "
+        "events, pipeline.toml and stage folders; other files are kept)");
     po::options_description hidden;
     hidden.add_options()("pipeline", po::value(&pipeline_file));
     po::options_description all;
@@ -127,6 +133,11 @@ int run_cli(int argc, char** argv) {
       print_plugin_table(std::cout, registry, dirs);
       return 0;
     }
+    if (vm.count("resume") && vm.count("overwrite")) {
+      std::cerr << "rlhf-host: error: --resume and --overwrite contradict each other: choose one "
+                   "(see rlhf-host --help)\n";
+      return kExitUsage;
+    }
     if (pipeline_file.empty()) {
       std::cerr << "rlhf-host: error: no pipeline file given (see rlhf-host --help)\n";
       return kExitUsage;
@@ -135,10 +146,11 @@ int run_cli(int argc, char** argv) {
     const auto started = std::chrono::steady_clock::now();
     PluginRegistry registry(dirs, logger);
     Pipeline pipeline = load_pipeline(pipeline_file, sets, registry);
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-            .count();
     if (vm.count("check")) {
+      check_pipeline(pipeline, logger);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count();
       std::cout << pipeline_file << ": ok (" << pipeline.stages.size() << " stages, "
                 << registry.plugins().size() << " plugins found, checked in "
                 << static_cast<int>(ms) << " ms)\n";
@@ -147,6 +159,8 @@ int run_cli(int argc, char** argv) {
     install_stop_handlers();
     RunOptions run_options;
     run_options.resume = vm.count("resume") > 0;
+    run_options.overwrite = vm.count("overwrite") > 0;
+    for (int i = 0; i < argc; ++i) run_options.command += (i ? " " : "") + std::string(argv[i]);
     run_options.stop_requested = stop_requested;
     if (run_pipeline(pipeline, logger, run_options) == RunResult::stopped) {
       logger->warn("stopped by signal; rerun with --resume to continue");
@@ -154,6 +168,9 @@ int run_cli(int argc, char** argv) {
     }
     logger->info("pipeline finished; outputs in {}", pipeline.output_dir.string());
     return 0;
+  } catch (const UsageError& e) {
+    std::cerr << "rlhf-host: error: " << e.what() << "\n";
+    return kExitUsage;
   } catch (const std::exception& e) {
     // rlhf::Error is one line by contract; anything else (a LibTorch c10::Error has a
     // backtrace) is cut to its first line.

@@ -1,6 +1,6 @@
 // The rlhf-host command line (README "Command line"):
 //
-//   rlhf-host PIPELINE.toml [--set table.key=value]... [--resume]   run a pipeline
+//   rlhf-host PIPELINE.toml [--set table.key=value]... [--resume | --overwrite]   run a pipeline
 //   rlhf-host --check PIPELINE.toml                                 validate it, run nothing
 //   rlhf-host --list-plugins                                        kind, name, version, file, ABI
 //   rlhf-host <subcommand> [args]                                   tools (init-model, quantize, …)

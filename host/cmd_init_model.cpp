@@ -1,14 +1,14 @@
 // `rlhf-host init-model`: writes a random-initialised Hugging Face model directory (config.json,
 // model.safetensors, generation_config.json) with a sentencepiece tokenizer trained on a text
 // corpus — the tiny models tests and examples run on, made on demand instead of committed.
-#include <unistd.h>
 #include <boost/program_options.hpp>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "model_output.hpp"
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/file_writer.hpp"
 #include "rlhf/tokenizer.hpp"
 #include "subcommand.hpp"
 
@@ -63,6 +63,9 @@ int run_init_model(const std::vector<std::string>& args) {
     if (architecture != "llama" && architecture != "mistral")
       throw rlhf::Error("init-model: --architecture must be llama or mistral, not '" +
                         architecture + "'");
+    if (heads < 1 || hidden % heads != 0)
+      throw rlhf::Error("init-model: --hidden-size " + std::to_string(hidden) +
+                        " must be a multiple of --heads " + std::to_string(heads));
     config.architecture = architecture == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM";
     config.model_type = architecture;
     config.hidden_size = hidden;
@@ -83,40 +86,27 @@ int run_init_model(const std::vector<std::string>& args) {
     throw rlhf::Error("init-model: --dtype must be float32 or bfloat16, not '" + dtype + "'");
   const auto scalar = dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
 
-  const fs::path target(out);
-  if (fs::exists(target) && !force)
-    throw rlhf::Error(target.string() + ": already exists (use --force to replace it)");
-  const fs::path tmp = target.string() + ".tmp-init-" + std::to_string(::getpid());
-  fs::remove_all(tmp);
+  rlhf::host::ModelOutput output("init-model", out, force);
+  const fs::path& tmp = output.staging();
   std::int64_t params = 0;
-  try {
-    rlhf::train_sentencepiece_tokenizer(corpus, tmp, vocab, kChatSymbols);
-    const auto tokenizer = rlhf::Tokenizer::load(tmp);
-    config.vocab_size = tokenizer->vocab_size();
-    config.bos_token_id = tokenizer->bos_id();
-    config.eos_token_ids = {tokenizer->eos_id()};
-    config.pad_token_id.reset();
-    config.torch_dtype = dtype;
+  rlhf::train_sentencepiece_tokenizer(corpus, tmp, vocab, kChatSymbols);
+  const auto tokenizer = rlhf::Tokenizer::load(tmp);
+  config.vocab_size = tokenizer->vocab_size();
+  config.bos_token_id = tokenizer->bos_id();
+  config.eos_token_ids = {tokenizer->eos_id()};
+  config.pad_token_id.reset();
+  config.torch_dtype = dtype;
 
-    torch::manual_seed(seed);
-    const rlhf::CausalLM model(config, scalar);
-    for (const auto& p : model.parameters()) params += p.numel();
-    model.save_pretrained(tmp);
-    {
-      nlohmann::ordered_json gen;
-      gen["bos_token_id"] = config.bos_token_id;
-      gen["eos_token_id"] = config.eos_token_ids[0];
-      std::ofstream f(tmp / "generation_config.json");
-      f << gen.dump(2) << "\n";
-    }
-    if (fs::exists(target)) fs::remove_all(target);
-    if (target.has_parent_path()) fs::create_directories(target.parent_path());
-    fs::rename(tmp, target);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  torch::manual_seed(seed);
+  const rlhf::CausalLM model(config, scalar);
+  for (const auto& p : model.parameters()) params += p.numel();
+  model.save_pretrained(tmp);
+  nlohmann::ordered_json gen;
+  gen["bos_token_id"] = config.bos_token_id;
+  gen["eos_token_id"] = config.eos_token_ids[0];
+  rlhf::write_file_atomically(tmp / "generation_config.json", gen.dump(2) + "\n");
+  output.commit();
+  const fs::path& target = output.target();
   std::cout << "init-model: wrote " << target.string() << " (" << config.architecture << ", "
             << params << " parameters, vocab " << config.vocab_size << ", " << dtype << ")\n";
   return 0;

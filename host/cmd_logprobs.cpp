@@ -24,14 +24,20 @@ struct Pair {
   std::vector<rlhf::Message> prompt, chosen, rejected;
 };
 
-std::vector<rlhf::Message> messages_of(const json& v, const std::string& role,
+std::vector<rlhf::Message> messages_of(const json& j, const char* field, const std::string& role,
                                        const std::string& where) {
+  const json& v = j[field];
   if (v.is_string()) return {rlhf::Message{role, v.get<std::string>()}};
-  if (!v.is_array()) throw rlhf::Error(where + ": expected a string or a list of messages");
+  if (!v.is_array())
+    throw rlhf::Error(where + ": field '" + field + "': expected a string or a list of messages");
   std::vector<rlhf::Message> out;
   for (const auto& m : v) {
     if (!m.is_object() || !m.contains("role") || !m.contains("content"))
       throw rlhf::Error(where + ": a message needs \"role\" and \"content\"");
+    for (const char* key : {"role", "content"})
+      if (!m[key].is_string())
+        throw rlhf::Error(where + ": field '" + field + "': message '" + key +
+                          "' must be a string, not " + m[key].type_name());
     out.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
   }
   return out;
@@ -49,10 +55,10 @@ Pair parse_pair(const std::string& line, const std::string& where) {
   if (!j.is_object() || !j.contains("chosen") || !j.contains("rejected"))
     throw rlhf::Error(where + ": needs \"chosen\" and \"rejected\"");
   Pair p;
-  p.chosen = messages_of(j["chosen"], "assistant", where);
-  p.rejected = messages_of(j["rejected"], "assistant", where);
+  p.chosen = messages_of(j, "chosen", "assistant", where);
+  p.rejected = messages_of(j, "rejected", "assistant", where);
   if (j.contains("prompt")) {
-    p.prompt = messages_of(j["prompt"], "user", where);
+    p.prompt = messages_of(j, "prompt", "user", where);
   } else {
     if (p.chosen.size() < 2 || p.rejected.size() < 2)
       throw rlhf::Error(where + ": without \"prompt\", chosen/rejected must be conversations");
@@ -97,6 +103,7 @@ int run_logprobs(const std::vector<std::string>& args) {
       if (line.find_first_not_of(" \t\r") != std::string::npos)
         pairs.push_back(parse_pair(line, data + ":" + std::to_string(n)));
   }
+  if (pairs.empty()) throw rlhf::Error(data + ": no examples (the file is empty)");
 
   rlhf::LoadOptions load;
   load.dtype = dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;

@@ -3,11 +3,10 @@
 // keys, quant_state JSON, and "quantization_config" in config.json), so the result loads as-is
 // here and in transformers + bitsandbytes. The quantizer comes from the plugin registry, so a
 // third-party quantizer works with no host rebuild.
-#include <unistd.h>
-
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "model_output.hpp"
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
 #include "quant_cli.hpp"
@@ -54,10 +53,7 @@ int run_quantize(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!rlhf::host::parse_subcommand_options("quantize", opts, args, vm)) return 0;
   const auto dtype = rlhf::host::parse_compute_dtype(dtype_name, "quantize: --dtype");
-  const fs::path target(out);
-  if (fs::exists(target) && !force)
-    throw rlhf::Error("quantize: " + target.string() +
-                      " already exists (use --force to replace it)");
+  rlhf::host::ModelOutput output("quantize", out, force);
 
   std::vector<fs::path> dirs(plugin_dirs.begin(), plugin_dirs.end());
   rlhf::host::PluginRegistry registry(rlhf::host::plugin_search_path(dirs));
@@ -76,22 +72,13 @@ int run_quantize(const std::vector<std::string>& args) {
     params += linear->in_features() * linear->out_features();
   }
 
-  const fs::path tmp = target.string() + ".tmp-quantize-" + std::to_string(::getpid());
-  fs::remove_all(tmp);
-  try {
-    // The quantizer gives transformers' quantization_config object; config.json nests it.
-    const std::string qconfig = quantizer->quantization_config_json();
-    model->save_pretrained(tmp, max_shard_mb << 20,
-                           qconfig.empty() ? "" : "{\"quantization_config\": " + qconfig + "}");
-    copy_side_files(model_dir, tmp);
-    if (fs::exists(target)) fs::remove_all(target);
-    if (target.has_parent_path()) fs::create_directories(target.parent_path());
-    fs::rename(tmp, target);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  // The quantizer gives transformers' quantization_config object; config.json nests it.
+  const std::string qconfig = quantizer->quantization_config_json();
+  model->save_pretrained(output.staging(), max_shard_mb << 20,
+                         qconfig.empty() ? "" : "{\"quantization_config\": " + qconfig + "}");
+  copy_side_files(model_dir, output.staging());
+  output.commit();
+  const fs::path& target = output.target();
   std::cout << "quantize: wrote " << target.string() << " (" << quantizer_name << ", " << params
             << " projection parameters in " << base_bytes << " bytes, "
             << static_cast<double>(base_bytes) /

@@ -4,7 +4,8 @@
 // unknown tables and keys (with "did you mean"), value types, plugin names and ABI tags,
 // plugin-side key validation (each plugin's constructor reads its table), referenced model
 // folders, and that output_dir can be created. Every failure is one rlhf::Error line naming
-// file:line:column and the key path; nothing is written.
+// file:line:column and the key path; nothing is written. `--check` then goes on to the stages'
+// inputs (data, tokenizer, model files): pipeline_check.hpp.
 //
 // File layout (README "Pipeline file"):
 //   [run]        output_dir, seed, device, threads

@@ -5,13 +5,13 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "rlhf/adapter.hpp"
 #include "rlhf/algorithm.hpp"
 #include "rlhf/data_source.hpp"
+#include "rlhf/error.hpp"
+#include "rlhf/file_writer.hpp"
 #include "rlhf/logging.hpp"
 #include "rlhf/metrics.hpp"
 #include "rlhf/reward_model.hpp"
@@ -19,6 +19,9 @@
 #include "rlhf/tensorboard.hpp"
 #include "rlhf/tokenizer.hpp"
 #include "rlhf/version.hpp"
+#include "run_fingerprint.hpp"
+#include "run_folder.hpp"
+#include "run_lock.hpp"
 
 namespace rlhf::host {
 
@@ -34,14 +37,27 @@ struct Policy {
   std::shared_ptr<rlhf::Tokenizer> tokenizer;
 };
 
-void write_file_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << text;
-    if (!out) throw Error(tmp.string() + ": cannot write");
+// With --resume: every stage folder that holds results must have been written by this pipeline
+// (same model, adapter/quantizer settings, data and stage keys); otherwise exit 1 saying what
+// changed, before any work starts.
+void check_resumable(const Pipeline& pipeline, const std::vector<nlohmann::ordered_json>& prints) {
+  for (std::size_t i = 0; i < pipeline.stages.size(); ++i) {
+    const fs::path stage_dir = pipeline.output_dir / pipeline.stages[i].name;
+    if (!stage_has_results(stage_dir)) continue;
+    const auto recorded = read_fingerprint(stage_dir);
+    if (!recorded)
+      throw Error("--resume: " + stage_dir.string() + " holds results but no " + kFingerprintFile +
+                  " (written by an older rlhf-host?), so they cannot be checked against this "
+                  "pipeline; start anew with --overwrite");
+    const auto changes = fingerprint_differences(*recorded, prints[i]);
+    if (changes.empty()) continue;
+    std::string list;
+    for (std::size_t k = 0; k < changes.size() && k < 6; ++k) list += (k ? "; " : "") + changes[k];
+    if (changes.size() > 6) list += "; and " + std::to_string(changes.size() - 6) + " more";
+    throw Error("--resume: " + stage_dir.string() +
+                " was written with other inputs than this pipeline's: " + list +
+                " (undo the change, or start anew with --overwrite or another run.output_dir)");
   }
-  fs::rename(tmp, path);
 }
 
 }  // namespace
@@ -53,10 +69,22 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
 
+  if (options.resume && options.overwrite)
+    throw Error("--resume and --overwrite contradict each other: choose one");
   fs::create_directories(pipeline.output_dir);
+  const RunLock lock(pipeline.output_dir, options.command);
+  const auto actions =
+      prepare_run_folder(pipeline.output_dir, options.resume      ? ExistingResults::resume
+                                              : options.overwrite ? ExistingResults::overwrite
+                                                                  : ExistingResults::refuse);
   add_log_file(*logger, pipeline.output_dir);
   logger->info("rlhf-host {} (ABI {}) running {} into {}", RLHF_SDK_VERSION, sdk_abi_tag(),
                pipeline.file.string(), pipeline.output_dir.string());
+  for (const auto& line : actions) logger->info("{}", line);
+  std::vector<nlohmann::ordered_json> fingerprints;
+  for (std::size_t i = 0; i < pipeline.stages.size(); ++i)
+    fingerprints.push_back(stage_fingerprint(pipeline, i));
+  if (options.resume) check_resumable(pipeline, fingerprints);
   logger->info("device {}, {} threads, seed {}", pipeline.device.str(), threads, pipeline.seed);
   const std::string resolved = pipeline.resolved_toml();
   logger->info("resolved pipeline:\n{}", resolved);
@@ -98,6 +126,7 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
     ctx.run_dir = pipeline.output_dir;
     ctx.stage_dir = pipeline.output_dir / stage.name;
     fs::create_directories(ctx.stage_dir);
+    write_fingerprint(ctx.stage_dir, fingerprints[i]);
     ctx.logger = logger;
     ctx.metrics = &metrics;
     ctx.chat_template = policy->spec.chat_template;

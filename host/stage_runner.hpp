@@ -1,9 +1,10 @@
 // Runs a validated Pipeline: stages in order, each with its folder, logger, metrics and the
 // plugins load_pipeline() constructed.
 //
-// Per run: `output_dir/` is created with `run.log` (everything the console shows),
+// Per run: `output_dir/` is created and locked, with `run.log` (everything the console shows),
 // `metrics.jsonl`, a TensorBoard event file and `pipeline.toml` (the resolved pipeline, after
-// --set). Per stage: `output_dir/<stage>/`, data->load(seed), a StageContext, algorithm->run().
+// --set). Per stage: `output_dir/<stage>/` with its `fingerprint.json`, data->load(seed), a
+// StageContext, algorithm->run().
 //
 // The policy (model + tokenizer + adapter) is loaded lazily on a stage's first ctx.model() /
 // ctx.tokenizer() call and persists across stages, so `sft` then `dpo` trains on from the SFT
@@ -39,7 +40,9 @@ struct PolicyLoader {
 PolicyLoader default_policy_loader();
 
 struct RunOptions {
-  bool resume = false;  // --resume
+  bool resume = false;     // --resume: continue the results in output_dir
+  bool overwrite = false;  // --overwrite: remove them first (run_folder.hpp)
+  std::string command;     // the command line, recorded in the run lock for a second run's message
   std::function<bool()> stop_requested = [] { return false; };
   PolicyLoader loader = default_policy_loader();
 };
@@ -48,6 +51,8 @@ enum class RunResult { completed, stopped };
 
 // Runs every stage; throws rlhf::Error (or what a plugin throws) on failure. Returns `stopped`
 // when a stop was requested (the running stage returned early; later stages did not start).
+// First it locks output_dir (run_lock.hpp), deals with the results already there
+// (run_folder.hpp) and, with --resume, checks every stage's fingerprint (run_fingerprint.hpp).
 RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>& logger,
                        const RunOptions& options = {});
 

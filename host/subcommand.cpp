@@ -25,7 +25,7 @@ bool parse_subcommand_options(const std::string& name,
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw Error(name + ": " + e.what() + " (see --help)");
+    throw UsageError(name + ": " + e.what() + " (see --help)");
   }
   return true;
 }

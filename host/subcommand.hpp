@@ -6,7 +6,7 @@
 //
 // Each declares its own options (Boost.Program_options), parses them with
 // parse_subcommand_options, and returns the process exit code. rlhf::Error thrown from run is
-// printed as one line, exit code 1.
+// printed as one line, exit code 1; a malformed command line (UsageError) exits 2.
 #pragma once
 
 #include <boost/program_options/options_description.hpp>
@@ -15,7 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "rlhf/error.hpp"
+
 namespace rlhf::host {
+
+// A malformed command line (unknown, missing or ill-typed option): exit code 2, like the
+// pipeline command line's own usage errors (README.md, "Errors and exit codes").
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
 
 struct Subcommand {
   std::string name;
@@ -35,7 +44,7 @@ struct SubcommandRegistration {
 
 // Parses `args` of subcommand `name` into `vm` and runs the notifiers. Returns false after
 // printing `opts` when --help was given (the subcommand then exits 0). An unknown, missing or
-// malformed option is an rlhf::Error "<name>: <what> (see --help)".
+// malformed option is a UsageError "<name>: <what> (see --help)".
 bool parse_subcommand_options(const std::string& name,
                               const boost::program_options::options_description& opts,
                               const std::vector<std::string>& args,

@@ -5,9 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "rlhf/causal_lm.hpp"
+#include "rlhf/causal_lm_check.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/eval_report.hpp"
+#include "rlhf/policy_setup_check.hpp"
 #include "rlhf/preference_data.hpp"
 #include "rlhf/stage_context.hpp"
 #include "rlhf/stage_setup.hpp"
@@ -31,6 +33,34 @@ ChosenRejectedLogps select(const ChosenRejectedLogps& all,
 }
 
 double batch_mean(const at::Tensor& t) { return t.to(torch::kDouble).mean().item<double>(); }
+
+// How ref_model is loaded (and checked): the policy's dtype and device, never quantized.
+LoadOptions ref_model_options(const StageContext& ctx) {
+  LoadOptions options;
+  options.dtype = ctx.dtype;
+  options.device = ctx.device;
+  return options;
+}
+
+struct Pairs {
+  std::vector<TokenizedPair> train, eval;
+  Split eval_split = Split::eval;
+};
+
+// The pairs the stage trains and evaluates on (eval_only without an eval split evaluates the
+// train split); an example that is no preference record throws, naming its file:line.
+Pairs tokenize_stage_pairs(StageContext& ctx, const TrainingConfig& training) {
+  auto tokenizer = ctx.tokenizer();
+  auto chat_template = ChatTemplate::get(ctx.chat_template);
+  if (!ctx.data) throw Error("stage '" + ctx.stage_name + "': no data source");
+  Pairs pairs;
+  const bool eval_on_train = training.eval_only && ctx.data->size(Split::eval) == 0;
+  pairs.eval_split = eval_on_train ? Split::train : Split::eval;
+  if (!training.eval_only)
+    pairs.train = tokenize_pairs(*ctx.data, Split::train, *tokenizer, chat_template, training);
+  pairs.eval = tokenize_pairs(*ctx.data, pairs.eval_split, *tokenizer, chat_template, training);
+  return pairs;
+}
 
 }  // namespace
 
@@ -61,28 +91,25 @@ DpoAlgorithm::DpoAlgorithm(const Config& config) {
     config.fail("ref_model", "cannot be combined with reference_free = true");
 }
 
+void DpoAlgorithm::check(StageContext& ctx) {
+  check_policy_setup(ctx, training_);
+  ctx.model();
+  tokenize_stage_pairs(ctx, training_);
+  if (!ref_model_.empty()) check_causal_lm(ref_model_, ref_model_options(ctx));
+}
+
 void DpoAlgorithm::run(StageContext& ctx) {
   auto model = prepare_policy(ctx, training_);
   if (!training_.eval_only && restore_completed_stage(ctx, *model)) return;
-  auto tokenizer = ctx.tokenizer();
-  auto chat_template = ChatTemplate::get(ctx.chat_template);
-  if (!ctx.data) throw Error("stage '" + ctx.stage_name + "': no data source");
-
-  // eval_only without an eval split evaluates the whole (train) split.
-  const bool eval_on_train = training_.eval_only && ctx.data->size(Split::eval) == 0;
-  const Split eval_split = eval_on_train ? Split::train : Split::eval;
-  std::vector<TokenizedPair> train_pairs, eval_pairs;
-  if (!training_.eval_only)
-    train_pairs = tokenize_pairs(*ctx.data, Split::train, *tokenizer, chat_template, training_);
-  eval_pairs = tokenize_pairs(*ctx.data, eval_split, *tokenizer, chat_template, training_);
-  const std::int64_t pad_id = tokenizer->pad_id();
+  Pairs pairs = tokenize_stage_pairs(ctx, training_);
+  const auto& train_pairs = pairs.train;
+  const auto& eval_pairs = pairs.eval;
+  const Split eval_split = pairs.eval_split;
+  const std::int64_t pad_id = ctx.tokenizer()->pad_id();
 
   std::shared_ptr<CausalLM> ref_model;
   if (!ref_model_.empty()) {
-    LoadOptions options;
-    options.dtype = ctx.dtype;
-    options.device = ctx.device;
-    ref_model = load_causal_lm(ref_model_, options);
+    ref_model = load_causal_lm(ref_model_, ref_model_options(ctx));
     ref_model->eval();
     for (auto& p : ref_model->parameters()) p.set_requires_grad(false);
   }

@@ -39,6 +39,9 @@ class DpoAlgorithm : public Algorithm {
  public:
   explicit DpoAlgorithm(const Config& config);
   void run(StageContext& ctx) override;
+  // The policy setup, the model's and ref_model's files and every pair tokenised, as run() does
+  // first.
+  void check(StageContext& ctx) override;
 
  private:
   TrainingConfig training_;

@@ -32,6 +32,39 @@ void split_by_order(std::vector<Example>& all, const std::vector<std::size_t>& o
     (in_first[i] ? first : rest).push_back(std::move(all[i]));
 }
 
+// A data file must be a regular file: a folder cannot be read line by line, and a pipe or
+// device would be consumed by `rlhf-host --check` before the run reads it.
+void check_data_file(const Config& config, const std::string& key,
+                     const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) config.fail(key, "file not found: " + path.string());
+  if (std::filesystem::is_directory(status))
+    config.fail(key, "'" + path.string() + "' is a folder, not a JSONL file");
+  if (!std::filesystem::is_regular_file(status))
+    config.fail(key, "'" + path.string() + "' is not a regular file");
+}
+
+// nlohmann's parse error without its prefix and its "last read" echo, which can hold a whole
+// megabyte-long line or bytes that are not UTF-8: "at column 12: syntax error … - <why>".
+std::string json_error_reason(const nlohmann::json::parse_error& e) {
+  std::string what = e.what();
+  if (auto last = what.find("; last read:"); last != std::string::npos) what.resize(last);
+  if (auto at = what.find("column "); at != std::string::npos)
+    what = "at " + what.substr(at);
+  else if (auto colon = what.find("] "); colon != std::string::npos)
+    what = what.substr(colon + 2);
+  return what;
+}
+
+// One line as read: the UTF-8 byte order mark some editors put at the start of a file and the
+// carriage return of CRLF line endings are not part of the record.
+void strip_line_framing(std::string& line, std::size_t line_no) {
+  static const std::string kBom = "\xEF\xBB\xBF";
+  if (line_no == 1 && line.compare(0, kBom.size(), kBom) == 0) line.erase(0, kBom.size());
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+}
+
 }  // namespace
 
 JsonlSource::JsonlSource(const Config& config) {
@@ -49,13 +82,12 @@ JsonlSource::JsonlSource(const Config& config) {
     config.fail("sample_ratio", "must be in (0, 1], got " + std::to_string(sample_ratio_));
   if (!eval_path_.empty() && eval_fraction_ > 0)
     config.fail("eval_fraction", "give either eval_fraction or eval_path, not both");
-  if (!std::filesystem::exists(path_)) config.fail("path", "file not found: " + path_.string());
-  if (!eval_path_.empty() && !std::filesystem::exists(eval_path_))
-    config.fail("eval_path", "file not found: " + eval_path_.string());
+  check_data_file(config, "path", path_);
+  if (!eval_path_.empty()) check_data_file(config, "eval_path", eval_path_);
 }
 
 std::vector<Example> JsonlSource::read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path.string() + ": cannot open");
   std::vector<Example> out;
   std::string line;
@@ -63,6 +95,7 @@ std::vector<Example> JsonlSource::read_file(const std::filesystem::path& path) {
   std::string first_error;
   while (std::getline(in, line)) {
     ++line_no;
+    strip_line_framing(line, line_no);
     if (std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isspace(c); }))
       continue;
     const std::string where = path.string() + ":" + std::to_string(line_no);
@@ -71,7 +104,7 @@ std::vector<Example> JsonlSource::read_file(const std::filesystem::path& path) {
       try {
         record = nlohmann::json::parse(line);
       } catch (const nlohmann::json::parse_error& e) {
-        throw RecordError("", std::string("malformed JSON (") + e.what() + ")");
+        throw RecordError("", "malformed JSON " + json_error_reason(e));
       }
       Example ex = parse_record(record);
       ex.source = where;

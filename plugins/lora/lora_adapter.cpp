@@ -9,6 +9,7 @@
 
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/file_writer.hpp"
 #include "rlhf/safetensors.hpp"
 
 namespace rlhf::lora {
@@ -29,17 +30,6 @@ torch::Device device_of(const LinearWeight& w) {
   for (const auto& p : w.parameters()) return p.device();
   for (const auto& b : w.buffers()) return b.device();
   return torch::kCPU;
-}
-
-void write_file_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("lora: cannot write '" + tmp.string() + "'");
-    out << text;
-    if (!out) throw Error("lora: failed writing '" + tmp.string() + "'");
-  }
-  fs::rename(tmp, path);
 }
 
 }  // namespace
@@ -127,11 +117,9 @@ void LoraAdapter::save(const fs::path& dir) const {
   fs::create_directories(dir);
   std::vector<std::string> modules;
   for (const auto& t : targets_) modules.push_back(t.path.substr(t.path.rfind('.') + 1));
-  // Each file is written under a temporary name and renamed, so a crash leaves no half file.
-  const fs::path weights = dir / "adapter_model.safetensors";
-  const fs::path tmp = dir / "adapter_model.safetensors.tmp";
-  save_safetensors(tmp, peft_tensors(), {{"format", "pt"}});
-  fs::rename(tmp, weights);
+  // Each file is written under a temporary name and renamed, so a crash leaves no half file;
+  // the host writes the whole folder under a temporary name too (rlhf/replace_dir.hpp).
+  save_safetensors(dir / "adapter_model.safetensors", peft_tensors(), {{"format", "pt"}});
   write_file_atomically(dir / "adapter_config.json", adapter_config_json(options_, modules));
 }
 

@@ -28,6 +28,8 @@ class OrpoAlgorithm : public Algorithm {
  public:
   explicit OrpoAlgorithm(const Config& config);
   void run(StageContext& ctx) override;
+  // The policy setup, the model's files and every pair tokenised, as run() does first.
+  void check(StageContext& ctx) override;
 
  private:
   TrainingConfig training_;

@@ -18,8 +18,11 @@ class NoneQuantizer : public Quantizer {
     if (!at::isFloatingType(compute_dtype))
       throw Error(std::string("none: unsupported compute dtype ") + c10::toString(compute_dtype) +
                   " for '" + name + "'");
-    return std::make_shared<DenseWeight>(w.detach().to(compute_dtype));
+    // Trainable like the weights of a pipeline without [quantizer] (an adapter freezes them).
+    return std::make_shared<DenseWeight>(w.detach().to(compute_dtype).requires_grad_(true));
   }
+
+  bool trainable() const override { return true; }
 };
 
 }  // namespace rlhf::none

@@ -7,6 +7,7 @@
 #include "rlhf/error.hpp"
 #include "rlhf/eval_report.hpp"
 #include "rlhf/logprobs.hpp"
+#include "rlhf/policy_setup_check.hpp"
 #include "rlhf/preference_data.hpp"
 #include "rlhf/stage_context.hpp"
 #include "rlhf/stage_setup.hpp"
@@ -24,9 +25,16 @@ SftAlgorithm::SftAlgorithm(const Config& config) {
   training_ = TrainingConfig::read(config, defaults);
 }
 
-void SftAlgorithm::run(StageContext& ctx) {
-  auto model = prepare_policy(ctx, training_);
-  if (!training_.eval_only && restore_completed_stage(ctx, *model)) return;
+namespace {
+
+struct Rows {
+  std::vector<PromptCompletionIds> train, eval;
+  Split eval_split = Split::eval;
+};
+
+// The rows the stage trains and evaluates on (eval_only without an eval split evaluates the
+// train split); an example that is no SFT record throws, naming its file:line.
+Rows tokenize_rows(StageContext& ctx, const TrainingConfig& training) {
   auto tokenizer = ctx.tokenizer();
   auto chat_template = ChatTemplate::get(ctx.chat_template);
   if (!ctx.data) throw Error("stage '" + ctx.stage_name + "': no data source");
@@ -35,15 +43,33 @@ void SftAlgorithm::run(StageContext& ctx) {
     std::vector<PromptCompletionIds> rows;
     for (std::size_t i = 0; i < ctx.data->size(split); ++i)
       rows.push_back(
-          tokenize_completion(ctx.data->at(i, split), *tokenizer, chat_template, training_));
+          tokenize_completion(ctx.data->at(i, split), *tokenizer, chat_template, training));
     return rows;
   };
-  const bool eval_on_train = training_.eval_only && ctx.data->size(Split::eval) == 0;
-  const Split eval_split = eval_on_train ? Split::train : Split::eval;
-  std::vector<PromptCompletionIds> train_rows, eval_rows;
-  if (!training_.eval_only) train_rows = tokenize_split(Split::train);
-  eval_rows = tokenize_split(eval_split);
-  const std::int64_t pad_id = tokenizer->pad_id();
+  Rows rows;
+  const bool eval_on_train = training.eval_only && ctx.data->size(Split::eval) == 0;
+  rows.eval_split = eval_on_train ? Split::train : Split::eval;
+  if (!training.eval_only) rows.train = tokenize_split(Split::train);
+  rows.eval = tokenize_split(rows.eval_split);
+  return rows;
+}
+
+}  // namespace
+
+void SftAlgorithm::check(StageContext& ctx) {
+  check_policy_setup(ctx, training_);
+  ctx.model();
+  tokenize_rows(ctx, training_);
+}
+
+void SftAlgorithm::run(StageContext& ctx) {
+  auto model = prepare_policy(ctx, training_);
+  if (!training_.eval_only && restore_completed_stage(ctx, *model)) return;
+  Rows rows = tokenize_rows(ctx, training_);
+  const auto& train_rows = rows.train;
+  const auto& eval_rows = rows.eval;
+  const Split eval_split = rows.eval_split;
+  const std::int64_t pad_id = ctx.tokenizer()->pad_id();
 
   auto batch_of = [&](const std::vector<std::size_t>& indices, Split split, std::int64_t& tokens) {
     const auto& rows = split == Split::train && !training_.eval_only ? train_rows : eval_rows;

@@ -25,6 +25,8 @@ class SftAlgorithm : public Algorithm {
  public:
   explicit SftAlgorithm(const Config& config);
   void run(StageContext& ctx) override;
+  // The policy setup, the model's files and every example tokenised, as run() does first.
+  void check(StageContext& ctx) override;
 
  private:
   TrainingConfig training_;

@@ -6,7 +6,9 @@
 
 #include "causal_lm_impl.hpp"
 #include "loaded_tensors.hpp"
+#include "rlhf/causal_lm_check.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/file_writer.hpp"
 #include "rlhf/quantizer.hpp"
 #include "rlhf/safetensors.hpp"
 
@@ -15,12 +17,6 @@ namespace rlhf {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string shape_string(at::IntArrayRef s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
 
 std::string dtype_name(torch::ScalarType t) {
   switch (t) {
@@ -51,13 +47,9 @@ std::shared_ptr<CausalLM> load_causal_lm(const fs::path& dir, const LoadOptions&
   // Each weight is read from the mapping, converted in place of the previous temporary, and
   // owned by the model alone: peak memory is the model plus one tensor. Every floating-point
   // tensor is checked to be finite as it is read (SafetensorsFile::load).
+  // (`rlhf-host --check` runs the same checks without reading: check_causal_lm.)
   auto read = [&](const std::string& name, at::IntArrayRef shape) {
-    if (!checkpoint.contains(name))
-      throw Error(dir.string() + ": tensor '" + name + "' is missing from the checkpoint");
-    const auto& e = checkpoint.entry(name);
-    if (at::IntArrayRef(e.shape) != shape)
-      throw Error(checkpoint.file_of(name).string() + ": tensor '" + name + "' has shape " +
-                  shape_string(e.shape) + " but config.json implies " + shape_string(shape));
+    expect_checkpoint_tensor(checkpoint, dir, name, shape);
     return tracked.load(name);
   };
   WeightInit init;
@@ -113,11 +105,7 @@ void CausalLM::save_pretrained(const fs::path& dir, std::int64_t max_shard_bytes
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   try {
-    {
-      std::ofstream out(tmp / "config.json");
-      out << config.dump(2) << "\n";
-      if (!out) throw Error((tmp / "config.json").string() + ": write failed");
-    }
+    write_file_atomically(tmp / "config.json", config.dump(2) + "\n");
     save_safetensors_checkpoint(tmp, hf_state_dict(), max_shard_bytes, "model");
     fs::create_directories(target);
     for (const auto& f : fs::directory_iterator(target)) {

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "rlhf/error.hpp"
+#include "rlhf/file_writer.hpp"
+#include "rlhf/replace_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -52,44 +54,57 @@ void set_cpu_rng_state(const at::Tensor& state) {
   gen.set_state(state);
 }
 
+// LibTorch's archive writer aborts the process (std::terminate) when its stream fails: the
+// failure throws, and its destructor throws again while unwinding. So it gets a sink that never
+// fails, and the first write error is reported here, naming the file.
+void save_archive(torch::serialize::OutputArchive& archive, const fs::path& file) {
+  FileWriter out(file);
+  archive.save_to(
+      [&out](const void* data, std::size_t size) { return out.write_or_remember(data, size); });
+  out.close();
+}
+
 }  // namespace
 
 void save_checkpoint(const fs::path& dir, const NamedTensors& trainable,
                      const torch::optim::Optimizer& optimizer, const TrainerState& state,
                      const std::function<void(const fs::path& tmp_dir)>& write_extra) {
-  fs::path tmp = dir;
-  tmp += ".tmp";
+  const fs::path tmp = staging_path(dir);
   fs::remove_all(tmp);
   fs::create_directories(tmp);
+  try {
+    torch::serialize::OutputArchive tensors;
+    for (const auto& [name, t] : trainable) tensors.write(name, t.detach());
+    save_archive(tensors, tmp / "trainable.pt");
 
-  torch::serialize::OutputArchive tensors;
-  for (const auto& [name, t] : trainable) tensors.write(name, t.detach());
-  tensors.save_to((tmp / "trainable.pt").string());
+    torch::serialize::OutputArchive opt;
+    optimizer.save(opt);
+    save_archive(opt, tmp / "optimizer.pt");
 
-  torch::serialize::OutputArchive opt;
-  optimizer.save(opt);
-  opt.save_to((tmp / "optimizer.pt").string());
+    torch::serialize::OutputArchive rng;
+    rng.write("cpu", cpu_rng_state());
+    save_archive(rng, tmp / "rng.pt");
 
-  torch::serialize::OutputArchive rng;
-  rng.write("cpu", cpu_rng_state());
-  rng.save_to((tmp / "rng.pt").string());
+    if (write_extra) write_extra(tmp);
 
-  if (write_extra) write_extra(tmp);
-
-  nlohmann::ordered_json j;
-  j["format"] = kFormat;
-  j["version"] = kCheckpointVersion;
-  j["global_step"] = state.global_step;
-  j["epoch"] = state.epoch;
-  j["micro_batch"] = state.micro_batch;
-  j["extra"] = state.extra;
-  {
-    std::ofstream out(tmp / "trainer_state.json");
-    out << j.dump(2) << '\n';
-    if (!out) throw Error((tmp / "trainer_state.json").string() + ": write failed");
+    nlohmann::ordered_json j;
+    j["format"] = kFormat;
+    j["version"] = kCheckpointVersion;
+    j["global_step"] = state.global_step;
+    j["epoch"] = state.epoch;
+    j["micro_batch"] = state.micro_batch;
+    j["extra"] = state.extra;
+    // Written last: a folder holding trainer_state.json is complete (completed_checkpoints).
+    FileWriter out(tmp / "trainer_state.json");
+    out.write(j.dump(2) + "\n");
+    out.close();
+  } catch (...) {
+    // A full disk needs the space back, and a half checkpoint is worth nothing.
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
   }
-  fs::remove_all(dir);
-  fs::rename(tmp, dir);
+  replace_directory(tmp, dir);
 }
 
 TrainerState load_checkpoint(const fs::path& dir, const NamedTensors& trainable,
@@ -149,7 +164,7 @@ void prune_checkpoints(const fs::path& stage_dir, std::int64_t keep) {
   if (keep <= 0) return;
   auto found = completed_checkpoints(stage_dir);
   for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < found.size(); ++i)
-    fs::remove_all(found[i].second);
+    remove_directory(found[i].second);
 }
 
 }  // namespace rlhf

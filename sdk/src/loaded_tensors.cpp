@@ -39,7 +39,7 @@ void check_all_tensors_used(const ModelConfig& config, const SafetensorsCheckpoi
     if (tracked.asked(name) || ends_with(name, "rotary_emb.inv_freq")) continue;
     bool quant_state = false;
     for (const auto& module : prequantized)
-      quant_state = quant_state || name.rfind(module + ".weight", 0) == 0;
+      quant_state = quant_state || (name.rfind(module + ".", 0) == 0 && name != module + ".bias");
     if (quant_state) continue;
     if (name == "lm_head.weight" && config.tie_word_embeddings &&
         checkpoint.entry(name).shape == checkpoint.entry("model.embed_tokens.weight").shape &&

@@ -29,6 +29,8 @@ class TrackedCheckpoint : public TensorSource {
     asked_.insert(name);
     return checkpoint_.load(name);
   }
+  // Counts `name` as used without reading it (`rlhf-host --check`: check_causal_lm).
+  void mark(const std::string& name) const { asked_.insert(name); }
   bool asked(const std::string& name) const { return asked_.count(name) > 0; }
 
  private:
@@ -39,7 +41,7 @@ class TrackedCheckpoint : public TensorSource {
 // Throws rlhf::Error naming the file, the count and the first unused tensors (with the layer
 // count when the checkpoint has more layers than the config). Exempt: rotary inv_freq buffers
 // (recomputed from rope_theta), the state tensors of a module a quantizer loaded pre-quantized
-// (`prequantized`: "<module>.weight.absmax", "<module>.weight_format" …), and a tied
+// (`prequantized`: "<module>.weight.absmax", "<module>.SCB" …, not "<module>.bias"), and a tied
 // lm_head.weight equal to the embeddings. transformers only warns ("Some weights of the model
 // checkpoint were not used"); rlhf-host saves models, so it refuses.
 void check_all_tensors_used(const ModelConfig& config, const SafetensorsCheckpoint& checkpoint,

@@ -3,19 +3,21 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "rlhf/error.hpp"
-
 namespace rlhf {
 
 ScalarWriter::~ScalarWriter() = default;
 
-MetricsSink::MetricsSink(const std::filesystem::path& dir) : path_(dir / "metrics.jsonl") {
-  out_.open(path_, std::ios::app);
-  if (!out_) throw Error(path_.string() + ": cannot open for writing");
-}
+MetricsSink::MetricsSink(const std::filesystem::path& dir)
+    : path_(dir / "metrics.jsonl"), out_(path_, FileWriter::Mode::append) {}
 
 MetricsSink::~MetricsSink() {
-  for (auto& w : writers_) w->flush();
+  for (auto& w : writers_) {
+    try {
+      w->flush();
+    } catch (const std::exception&) {
+      // Reported by the log() that failed; a destructor must not throw.
+    }
+  }
 }
 
 void MetricsSink::log(const std::string& stage, std::int64_t step, double epoch,
@@ -32,8 +34,8 @@ void MetricsSink::log(const std::string& stage, std::int64_t step, double epoch,
       line[name] = nullptr;
     for (auto& w : writers_) w->add_scalar(stage + "/" + name, value, step);
   }
-  out_ << line.dump() << '\n';
-  out_.flush();
+  // One write() per line: a line is whole in the file or absent (O_APPEND).
+  out_.write(line.dump() + "\n");
   for (auto& w : writers_) w->flush();
 }
 

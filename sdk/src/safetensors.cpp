@@ -13,6 +13,7 @@
 #include <set>
 
 #include "rlhf/error.hpp"
+#include "rlhf/file_writer.hpp"
 #include "rlhf/finite.hpp"
 
 namespace rlhf {
@@ -55,24 +56,17 @@ bool byte_size(const std::vector<std::int64_t>& shape, std::uint64_t itemsize, s
   return true;
 }
 
-void write_file_atomically(const fs::path& path, const std::string& header,
-                           const std::vector<torch::Tensor>& payload) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(tmp.string() + ": cannot open for writing");
+void write_safetensors_file(const fs::path& path, const std::string& header,
+                            const std::vector<torch::Tensor>& payload) {
+  write_file_atomically(path, [&](FileWriter& out) {
     std::uint64_t n = header.size();
     unsigned char len[8];
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(len, 8);
+    out.write(header);
     for (const auto& t : payload)
-      out.write(static_cast<const char*>(t.data_ptr()),
-                static_cast<std::streamsize>(t.numel() * t.element_size()));
-    out.flush();
-    if (!out) throw Error(tmp.string() + ": write failed (disk full?)");
-  }
-  fs::rename(tmp, path);
+      out.write(t.data_ptr(), static_cast<std::size_t>(t.numel()) * t.element_size());
+  });
 }
 
 }  // namespace
@@ -363,7 +357,7 @@ void save_safetensors(const fs::path& path,
   std::string text = header.dump();
   // transformers pads the header so the buffer starts 8-byte aligned.
   text.append((8 - text.size() % 8) % 8, ' ');
-  write_file_atomically(path, text, payload);
+  write_safetensors_file(path, text, payload);
 }
 
 void save_safetensors_checkpoint(const fs::path& dir,
@@ -408,12 +402,7 @@ void save_safetensors_checkpoint(const fs::path& dir,
   }
   json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
   const fs::path index_path = dir / (stem + ".safetensors.index.json");
-  {
-    std::ofstream out(index_path.string() + ".tmp");
-    out << index.dump(2) << "\n";
-    if (!out) throw Error(index_path.string() + ": write failed");
-  }
-  fs::rename(index_path.string() + ".tmp", index_path);
+  write_file_atomically(index_path, index.dump(2) + "\n");
 }
 
 }  // namespace rlhf

@@ -2,11 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-
 #include "rlhf/adapter.hpp"
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/file_writer.hpp"
+#include "rlhf/policy_setup_check.hpp"
+#include "rlhf/replace_dir.hpp"
 #include "rlhf/stage_context.hpp"
 #include "rlhf/training_config.hpp"
 
@@ -14,11 +15,9 @@ namespace rlhf {
 
 std::shared_ptr<CausalLM> prepare_policy(StageContext& ctx, const TrainingConfig& config) {
   if (!ctx.model) throw Error("stage '" + ctx.stage_name + "': no policy model in this pipeline");
+  check_policy_setup(ctx, config);  // before the model loads; --check runs it too
   std::shared_ptr<CausalLM> model = ctx.model();
   if (config.merge_adapter_before) {
-    if (!ctx.adapter)
-      throw Error("stage '" + ctx.stage_name +
-                  "': merge_adapter_before = true needs an [adapter] in the pipeline");
     ctx.adapter->merge();
     ctx.adapter->attach(*model);
     if (ctx.logger)
@@ -43,14 +42,27 @@ void set_training_mode(StageContext& ctx, CausalLM& model, const TrainingConfig&
 }
 
 std::filesystem::path save_stage_result(StageContext& ctx, CausalLM& model) {
-  std::filesystem::path dir = ctx.stage_dir / (ctx.adapter ? "adapter" : "model");
-  std::filesystem::create_directories(ctx.stage_dir);
-  if (ctx.adapter)
-    ctx.adapter->save(dir);
-  else
-    model.save_pretrained(dir);
-  std::ofstream(ctx.stage_dir / "stage_complete.json")
-      << "{\"result\": \"" << dir.filename().string() << "\"}\n";
+  namespace fs = std::filesystem;
+  const fs::path dir = ctx.stage_dir / (ctx.adapter ? "adapter" : "model");
+  fs::create_directories(ctx.stage_dir);
+  // Written next to its real name and swapped in whole: a kill at any instant leaves the
+  // previous result or the new one, never a folder with only some of the files.
+  const fs::path staged = staging_path(dir);
+  fs::remove_all(staged);
+  try {
+    if (ctx.adapter)
+      ctx.adapter->save(staged);
+    else
+      model.save_pretrained(staged);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(staged, ec);  // a full disk needs the space back
+    throw;
+  }
+  replace_directory(staged, dir);
+  // The marker comes last: a stage with stage_complete.json has its whole result on disk.
+  write_file_atomically(ctx.stage_dir / "stage_complete.json",
+                        "{\"result\": \"" + dir.filename().string() + "\"}\n");
   if (ctx.logger) ctx.logger->info("[{}] saved {}", ctx.stage_name, dir.string());
   return dir;
 }

@@ -9,8 +9,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "rlhf/error.hpp"
-
 namespace rlhf {
 namespace {
 
@@ -84,13 +82,11 @@ TensorBoardWriter::TensorBoardWriter(const std::filesystem::path& dir) {
   ::gethostname(host, sizeof(host) - 1);
   const auto seconds = static_cast<std::int64_t>(now_seconds());
   path_ = dir / ("events.out.tfevents." + std::to_string(seconds) + "." + host);
-  out_.open(path_, std::ios::binary | std::ios::app);
-  if (!out_) throw Error(path_.string() + ": cannot open for writing");
+  out_ = std::make_unique<FileWriter>(path_, FileWriter::Mode::append);
   write_record(event(0, "brain.Event:2", 3));
-  out_.flush();
 }
 
-TensorBoardWriter::~TensorBoardWriter() { out_.flush(); }
+TensorBoardWriter::~TensorBoardWriter() = default;
 
 void TensorBoardWriter::add_scalar(const std::string& tag, double value, std::int64_t step) {
   // Summary.Value { string tag = 1; float simple_value = 2; }; Summary { repeated Value value = 1;
@@ -104,7 +100,8 @@ void TensorBoardWriter::add_scalar(const std::string& tag, double value, std::in
   write_record(event(step, summary, 5));
 }
 
-void TensorBoardWriter::flush() { out_.flush(); }
+// Every record goes to the file as it is written (one write() each): nothing is buffered here.
+void TensorBoardWriter::flush() {}
 
 void TensorBoardWriter::write_record(const std::string& data) {
   std::string header;
@@ -112,8 +109,7 @@ void TensorBoardWriter::write_record(const std::string& data) {
   put_fixed<std::uint32_t>(header, masked_crc32c(header.data(), header.size()));
   std::string footer;
   put_fixed<std::uint32_t>(footer, masked_crc32c(data.data(), data.size()));
-  out_ << header << data << footer;
-  if (!out_) throw Error(path_.string() + ": write failed");
+  out_->write(header + data + footer);
 }
 
 }  // namespace rlhf

@@ -38,19 +38,19 @@ json read_json_if_exists(const fs::path& path) {
   }
 }
 
-// An optional boolean field of a tokenizer JSON file.
-bool bool_field(const json& j, const char* key, bool fallback, const fs::path& file) {
+// A boolean setting of tokenizer_config.json: absent or null → `fallback`; any other type is an
+// error naming the file and the key (transformers would fail on it too, less clearly).
+bool flag(const json& j, const char* key, bool fallback, const fs::path& file) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   if (!j[key].is_boolean())
-    throw ConfigError(file.string(), key, "expected true or false, got " + j[key].dump());
+    throw Error(file.string() + ": '" + key + "' must be true or false, not " + j[key].dump());
   return j[key].get<bool>();
 }
 
-// A token id written as a JSON object key ("32000"), as added_tokens_decoder does.
-std::int64_t id_key(const std::string& key, const fs::path& file) {
-  if (key.empty() || key.size() > 9 || key.find_first_not_of("0123456789") != std::string::npos)
-    throw ConfigError(file.string(), "added_tokens_decoder." + key,
-                      "expected a token id (a non-negative integer) as the key");
+// A token id written as a JSON object key ("32000"): digits only, else an error naming the key.
+std::int64_t token_id_key(const std::string& key, const fs::path& file) {
+  if (key.empty() || key.size() > 12 || key.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(file.string() + ": 'added_tokens_decoder': key '" + key + "' is not a token id");
   return std::stoll(key);
 }
 
@@ -79,34 +79,24 @@ class SentencePieceTokenizer : public Tokenizer {
     sp_size_ = api_.vocab_size(handle_);
     vocab_size_ = sp_size_;
 
-    const fs::path cfg_path = dir / "tokenizer_config.json";
-    const json cfg = read_json_if_exists(cfg_path);
+    const json cfg = read_json_if_exists(dir / "tokenizer_config.json");
     const json map = read_json_if_exists(dir / "special_tokens_map.json");
-    const fs::path gen_path = dir / "generation_config.json";
-    const json gen = read_json_if_exists(gen_path);
-    add_bos_ = bool_field(cfg, "add_bos_token", true, cfg_path);
-    add_eos_ = bool_field(cfg, "add_eos_token", false, cfg_path);
-    legacy_ = bool_field(cfg, "legacy", true, cfg_path);
+    const json gen = read_json_if_exists(dir / "generation_config.json");
+    add_bos_ = flag(cfg, "add_bos_token", true, dir / "tokenizer_config.json");
+    add_eos_ = flag(cfg, "add_eos_token", false, dir / "tokenizer_config.json");
+    legacy_ = !(cfg.contains("legacy") && cfg["legacy"].is_boolean() && !cfg["legacy"].get<bool>());
 
     // Added tokens: tokenizer_config's added_tokens_decoder and the older added_tokens.json.
     if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object())
       for (auto it = cfg["added_tokens_decoder"].begin(); it != cfg["added_tokens_decoder"].end();
-           ++it) {
-        const std::int64_t id = id_key(it.key(), cfg_path);
-        const json& content = it.value().is_object() ? it.value().value("content", json()) : json();
-        if (!content.is_string())
-          throw ConfigError(cfg_path.string(), "added_tokens_decoder." + it.key() + ".content",
-                            "expected the token's text (a string)");
-        add_special(content.get<std::string>(), id);
-      }
-    const fs::path added_path = dir / "added_tokens.json";
-    const json added = read_json_if_exists(added_path);
-    for (auto it = added.begin(); it != added.end(); ++it) {
-      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 0)
-        throw ConfigError(added_path.string(), it.key(),
-                          "expected a token id (a non-negative integer), got " + it.value().dump());
-      add_special(it.key(), it.value().get<std::int64_t>());
-    }
+           ++it)
+        if (it.value().is_object() && it.value().contains("content") &&
+            it.value()["content"].is_string())
+          add_special(it.value()["content"].get<std::string>(),
+                      token_id_key(it.key(), dir / "tokenizer_config.json"));
+    const json added = read_json_if_exists(dir / "added_tokens.json");
+    for (auto it = added.begin(); it != added.end(); ++it)
+      if (it.value().is_number_integer()) add_special(it.key(), it.value().get<std::int64_t>());
 
     // special_tokens_map.json refines tokenizer_config.json.
     auto pick = [&](const char* key, const std::string& fallback) {
@@ -121,10 +111,7 @@ class SentencePieceTokenizer : public Tokenizer {
         if (src->contains(key) && (*src)[key].is_array())
           for (const auto& t : (*src)[key]) {
             const std::string s =
-                t.is_string() ? t.get<std::string>()
-                : t.is_object() && t.contains("content") && t["content"].is_string()
-                    ? t["content"].get<std::string>()
-                    : std::string();
+                t.is_string() ? t.get<std::string>() : token_string(json{{"t", t}}, "t");
             const auto id = resolve(s);
             if (id >= 0) add_special(s, id);
           }
@@ -145,7 +132,8 @@ class SentencePieceTokenizer : public Tokenizer {
       // past the embeddings; padding is masked, so any real token serves.
       if (gen.contains("pad_token_id") && !gen["pad_token_id"].is_null())
         spdlog::warn("{}: 'pad_token_id' {} is not a token of this tokenizer (0..{}); ignored",
-                     gen_path.string(), gen["pad_token_id"].dump(), vocab_size_ - 1);
+                     (dir / "generation_config.json").string(), gen["pad_token_id"].dump(),
+                     vocab_size_ - 1);
       pad_id_ = eos_id_;
       spdlog::info("{}: tokenizer has no pad token; padding with eos_token '{}' (id {})",
                    dir.string(), eos, eos_id_);

@@ -184,18 +184,26 @@ inline void expect_error(const HostResult& r, std::initializer_list<std::string>
 }
 
 // A tiny random Llama (vocab 400, hidden 32, 2 layers) with a sentencepiece tokenizer, made by
-// `rlhf-host init-model` once per test process; tests copy it when they need to damage it.
+// `rlhf-host init-model` once per build of the host and shared by every test process (ctest
+// runs each case as its own process): made under a private name, then renamed into place; a
+// process that loses the race keeps the winner's copy. Tests copy it when they damage it.
 inline fs::path tiny_model() {
   static const fs::path dir = [] {
-    fs::path out = rlhf::test::process_temp_path("tiny-model");
-    if (!fs::exists(out / "config.json")) {
-      auto r = run_host({"init-model", "--out", out.string(), "--corpus",
-                         (kSource / "examples/data/polite_corpus.txt").string(), "--vocab-size",
-                         "400", "--hidden-size", "32", "--intermediate-size", "64",
-                         "--max-position-embeddings", "256"},
-                        fs::current_path(), 120);
-      if (r.exit_code != 0) ADD_FAILURE() << "init-model failed: " << r.describe();
-    }
+    const auto stamp = fs::last_write_time(kHost).time_since_epoch().count();
+    const fs::path out =
+        fs::path(RLHF_BINARY_DIR) / "test-fixtures" / ("tiny-model-" + std::to_string(stamp));
+    if (fs::exists(out / "config.json")) return out;
+    const fs::path mine = out.string() + ".tmp-" + std::to_string(::getpid());
+    fs::create_directories(out.parent_path());
+    auto r = run_host(
+        {"init-model", "--out", mine.string(), "--corpus",
+         (kSource / "examples/data/polite_corpus.txt").string(), "--vocab-size", "400",
+         "--hidden-size", "32", "--intermediate-size", "64", "--max-position-embeddings", "256"},
+        fs::current_path(), 120);
+    if (r.exit_code != 0) ADD_FAILURE() << "init-model failed: " << r.describe();
+    std::error_code ec;
+    fs::rename(mine, out, ec);
+    if (ec) fs::remove_all(mine, ec);  // another process was first
     return out;
   }();
   return dir;

@@ -11,8 +11,10 @@
 //                       checkpoint loads with PeftModel.from_pretrained like TRL's do
 // Data order is a pure function of (seed, epoch), so (epoch, micro_batch) restores it.
 //
-// A checkpoint is written into `checkpoint-<step>.tmp` and renamed when complete, so a crash
-// never leaves a half-written `checkpoint-<step>`.
+// A checkpoint is written into `checkpoint-<step>.tmp` and swapped in when complete
+// (rlhf/replace_dir.hpp), so a crash never leaves a half-written `checkpoint-<step>`; the host
+// removes leftover `*.tmp` folders on the next run. A write that fails (e.g. a full disk) throws
+// rlhf::Error naming the file and the reason, and removes the temporary folder.
 #pragma once
 
 #include <cstdint>
@@ -37,9 +39,9 @@ struct TrainerState {
 
 constexpr int kCheckpointVersion = 1;
 
-// Writes `dir` (replaced if it exists; any leftover `dir.tmp` is replaced). `write_extra`, if
-// given, adds files to the checkpoint before it is complete: it is called with the temporary
-// folder that is renamed to `dir` at the end.
+// Writes `dir` (replaced atomically if it exists; any leftover `dir.tmp` is replaced).
+// `write_extra`, if given, adds files to the checkpoint before it is complete: it is called with
+// the temporary folder that is renamed to `dir` at the end.
 void save_checkpoint(
     const std::filesystem::path& dir, const NamedTensors& trainable,
     const torch::optim::Optimizer& optimizer, const TrainerState& state,
@@ -54,7 +56,8 @@ TrainerState load_checkpoint(const std::filesystem::path& dir, const NamedTensor
 // The completed checkpoint with the highest step in `stage_dir`, if any.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& stage_dir);
 
-// Deletes the oldest completed checkpoints so at most `keep` remain (keep 0 = keep all).
+// Deletes the oldest completed checkpoints so at most `keep` remain (keep 0 = keep all); each is
+// renamed to a temporary name before its files go, so none is ever half-deleted.
 void prune_checkpoints(const std::filesystem::path& stage_dir, std::int64_t keep);
 
 }  // namespace rlhf

@@ -1,9 +1,11 @@
 // DataSource — a dataset plugin (kind "data").
 //
 // Configured by a stage's `data = { plugin = "...", ... }` table. The constructor reads and
-// validates its keys and may check that files exist; the data itself is read by load(), which
-// the host calls once before the stage runs (so `--check` stays cheap but can still fail fast
-// on a missing file). Splits are deterministic given the run seed.
+// validates its keys and may check that its files exist (it reads no data). The data itself is
+// read by load(), which the host calls before the stage runs and `rlhf-host --check` calls too,
+// so a malformed record fails the check with the message the run would give: load() reads
+// everything the stage will use, writes nothing, and may be called again (it starts over).
+// Splits are deterministic given the run seed.
 #pragma once
 
 #include <cstddef>

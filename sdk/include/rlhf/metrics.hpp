@@ -4,12 +4,13 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "rlhf/file_writer.hpp"
 
 namespace rlhf {
 
@@ -22,7 +23,8 @@ class ScalarWriter {
 
 class MetricsSink {
  public:
-  // Appends to `dir/metrics.jsonl` (created if missing).
+  // Appends to `dir/metrics.jsonl` (created if missing). A failed write (e.g. a full disk)
+  // throws rlhf::Error naming the file.
   explicit MetricsSink(const std::filesystem::path& dir);
   ~MetricsSink();
 
@@ -36,7 +38,7 @@ class MetricsSink {
 
  private:
   std::filesystem::path path_;
-  std::ofstream out_;
+  FileWriter out_;
   std::vector<std::unique_ptr<ScalarWriter>> writers_;
   std::mutex mutex_;
 };

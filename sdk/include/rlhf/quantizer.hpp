@@ -41,6 +41,12 @@ class Quantizer : public Plugin {
     return nullptr;
   }
 
+  // Whether the weights quantize() returns can be trained directly (their storage is a
+  // parameter that takes gradients), so a stage without an adapter can fine-tune them. Packed
+  // low-bit storage cannot: such a base trains through an adapter (QLoRA), and a training stage
+  // with this quantizer and no adapter is refused (policy_setup_check.hpp). Default: false.
+  virtual bool trainable() const { return false; }
+
   // What `config.json` gains when a model quantized by this plugin is saved
   // (transformers' "quantization_config"), as a JSON string; empty for none.
   virtual std::string quantization_config_json() const { return {}; }

@@ -32,7 +32,9 @@ void set_training_mode(StageContext& ctx, CausalLM& model, const TrainingConfig&
 
 // Writes the stage result into ctx.stage_dir: `adapter/` (PEFT layout) with an adapter, else
 // `model/` (full weights, Hugging Face layout), then the marker `stage_complete.json`. Returns
-// the folder written.
+// the folder written. The folder is written as `<name>.tmp` and swapped in whole, the marker
+// through a temporary file and a rename (rlhf/replace_dir.hpp): a kill leaves the previous
+// result or the new one. A failed write (e.g. a full disk) throws rlhf::Error naming the file.
 std::filesystem::path save_stage_result(StageContext& ctx, CausalLM& model);
 
 // With ctx.resume and a completed stage (its `stage_complete.json` exists): loads the saved

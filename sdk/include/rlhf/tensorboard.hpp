@@ -10,16 +10,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
+#include <memory>
 #include <string>
 
+#include "rlhf/file_writer.hpp"
 #include "rlhf/metrics.hpp"
 
 namespace rlhf {
 
 class TensorBoardWriter : public ScalarWriter {
  public:
-  // Creates the event file in `dir` (which must exist) and writes the file_version record.
+  // Creates the event file in `dir` (which must exist) and writes the file_version record. A
+  // failed write (e.g. a full disk) throws rlhf::Error naming the file.
   explicit TensorBoardWriter(const std::filesystem::path& dir);
   ~TensorBoardWriter() override;
 
@@ -32,7 +34,7 @@ class TensorBoardWriter : public ScalarWriter {
   void write_record(const std::string& data);
 
   std::filesystem::path path_;
-  std::ofstream out_;
+  std::unique_ptr<FileWriter> out_;
 };
 
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as TFRecord uses.

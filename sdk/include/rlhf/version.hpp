@@ -7,7 +7,8 @@
 // virtual table of a class a plugin sees (an interface gains/loses/reorders a virtual function,
 // a struct passed across the boundary gains a field). Plugins built against another value are
 // refused by the host with a message printing both tags.
-#define RLHF_SDK_ABI_VERSION 1
+// 2: Algorithm::check() and Quantizer::trainable() (virtual functions appended).
+#define RLHF_SDK_ABI_VERSION 2
 #define RLHF_SDK_VERSION "0.1.0"
 
 #define RLHF_STRINGIFY_(x) #x
