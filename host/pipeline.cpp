@@ -4,9 +4,11 @@
 
 #include <toml++/toml.h>
 #include <torch/cuda.h>
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "plugin_registry.hpp"
 #include "rlhf/adapter.hpp"
@@ -225,6 +227,15 @@ Pipeline load_pipeline(const fs::path& file, const std::vector<std::string>& ove
   p.device = located(run, "device", [&] { return parse_device(device); });
   p.threads = run.get<int>("threads", 0);
   if (p.threads < 0) run.fail("threads", "must be >= 0 (0 = every core)");
+  // Far more threads than cores only slows a run down, and a pool of 100000 never finishes
+  // starting: the bound leaves room for a pipeline written on a larger machine.
+  const int hardware = static_cast<int>(std::thread::hardware_concurrency());
+  const int max_threads = std::max(64, 4 * hardware);
+  if (p.threads > max_threads)
+    run.fail("threads", "must be at most " + std::to_string(max_threads) + " (4 x the " +
+                            std::to_string(hardware) +
+                            " hardware threads here, at least 64; 0 = every core), got " +
+                            std::to_string(p.threads));
   run.check_no_unknown_keys();
 
   // [model]

@@ -1,5 +1,6 @@
 #include "rlhf/causal_lm_check.hpp"
 
+#include "loaded_tensors.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/safetensors.hpp"
 
@@ -37,11 +38,14 @@ std::shared_ptr<CausalLM> check_causal_lm(const fs::path& dir, const LoadOptions
   if (!fs::is_directory(dir)) throw Error(dir.string() + ": model directory does not exist");
   const ModelConfig config = ModelConfig::from_json_file(dir / "config.json");
   const SafetensorsCheckpoint checkpoint(dir);
+  const TrackedCheckpoint tracked(checkpoint);
+  std::vector<std::string> prequantized_modules;
 
   const auto meta = torch::TensorOptions().dtype(options.dtype).device(torch::kMeta);
   WeightInit init;
   init.tensor = [&](const std::string& name, const std::vector<std::int64_t>& shape) {
     expect_checkpoint_tensor(checkpoint, dir, name, shape);
+    tracked.mark(name);
     return torch::empty(shape, meta).requires_grad_(true);
   };
   init.linear = [&](const std::string& module, std::int64_t out,
@@ -51,9 +55,15 @@ std::shared_ptr<CausalLM> check_causal_lm(const fs::path& dir, const LoadOptions
                               checkpoint.contains(name) &&
                               !at::isFloatingType(checkpoint.entry(name).scalar_type);
     if (!prequantized) expect_checkpoint_tensor(checkpoint, dir, name, {out, in});
+    if (prequantized)
+      prequantized_modules.push_back(module);
+    else
+      tracked.mark(name);
     return std::make_shared<DenseWeight>(torch::empty({out, in}, meta).requires_grad_(true));
   };
-  return std::make_shared<CausalLM>(config, options.dtype, init);
+  auto model = std::make_shared<CausalLM>(config, options.dtype, init);
+  check_all_tensors_used(config, checkpoint, tracked, prequantized_modules);
+  return model;
 }
 
 }  // namespace rlhf

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "causal_lm_impl.hpp"
+#include "loaded_tensors.hpp"
 #include "rlhf/causal_lm_check.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/file_writer.hpp"
@@ -28,19 +29,28 @@ std::string dtype_name(torch::ScalarType t) {
   }
 }
 
+// The first line of a LibTorch message, without its C++ backtrace.
+std::string first_line(const c10::Error& e) {
+  std::string msg = e.what_without_backtrace();
+  return msg.substr(0, msg.find('\n'));
+}
+
 }  // namespace
 
 std::shared_ptr<CausalLM> load_causal_lm(const fs::path& dir, const LoadOptions& options) {
   if (!fs::is_directory(dir)) throw Error(dir.string() + ": model directory does not exist");
   const ModelConfig config = ModelConfig::from_json_file(dir / "config.json");
   const SafetensorsCheckpoint checkpoint(dir);
+  const TrackedCheckpoint tracked(checkpoint);
+  std::vector<std::string> prequantized;
 
   // Each weight is read from the mapping, converted in place of the previous temporary, and
-  // owned by the model alone: peak memory is the model plus one tensor.
+  // owned by the model alone: peak memory is the model plus one tensor. Every floating-point
+  // tensor is checked to be finite as it is read (SafetensorsFile::load).
   // (`rlhf-host --check` runs the same checks without reading: check_causal_lm.)
   auto read = [&](const std::string& name, at::IntArrayRef shape) {
     expect_checkpoint_tensor(checkpoint, dir, name, shape);
-    return checkpoint.load(name);
+    return tracked.load(name);
   };
   WeightInit init;
   init.tensor = [&](const std::string& name, const std::vector<std::int64_t>& shape) {
@@ -50,8 +60,10 @@ std::shared_ptr<CausalLM> load_causal_lm(const fs::path& dir, const LoadOptions&
                     std::int64_t in) -> std::shared_ptr<LinearWeight> {
     // lm_head is never quantized (bitsandbytes keeps it dense too).
     if (options.quantizer && module != "lm_head") {
-      if (auto w = options.quantizer->load_prequantized(checkpoint, module, options.dtype))
+      if (auto w = options.quantizer->load_prequantized(tracked, module, options.dtype)) {
+        prequantized.push_back(module);
         return w;
+      }
       auto w = options.quantizer->quantize(read(module + ".weight", {out, in}).to(options.device),
                                            module, options.dtype);
       if (!w) throw Error(module + ": the quantizer returned no weight");
@@ -60,7 +72,15 @@ std::shared_ptr<CausalLM> load_causal_lm(const fs::path& dir, const LoadOptions&
     return std::make_shared<DenseWeight>(
         read(module + ".weight", {out, in}).to(options.device, options.dtype).requires_grad_(true));
   };
-  return std::make_shared<CausalLM>(config, options.dtype, init);
+  std::shared_ptr<CausalLM> model;
+  try {
+    model = std::make_shared<CausalLM>(config, options.dtype, init);
+  } catch (const c10::Error& e) {
+    // e.g. out of memory on the device: the model folder, not a LibTorch backtrace.
+    throw Error(dir.string() + ": loading the model failed: " + first_line(e));
+  }
+  check_all_tensors_used(config, checkpoint, tracked, prequantized);
+  return model;
 }
 
 void CausalLM::save_pretrained(const fs::path& dir, std::int64_t max_shard_bytes,

@@ -3,7 +3,9 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace rlhf {
@@ -13,6 +15,19 @@ std::string where(const std::string& file, const toml::source_region& region) {
   if (!region.begin) return file;
   return file + ":" + std::to_string(region.begin.line) + ":" + std::to_string(region.begin.column);
 }
+
+// A value of the right type that no key accepts (not finite, does not fit the C++ type):
+// reported at the value's own location (an element's, inside an array).
+struct OutOfRange {
+  std::string message;
+};
+
+// The same, for element `index` of an array.
+struct OutOfRangeAt {
+  std::string message;
+  const toml::node* element;
+  std::size_t index;
+};
 
 template <typename T>
 struct Convert;
@@ -35,6 +50,11 @@ struct Convert<int> {
   static std::optional<int> from(const toml::node& n) {
     auto v = n.value_exact<std::int64_t>();
     if (!v) return std::nullopt;
+    // A value that does not fit an int is reported, never wrapped (4294967297 is not 1).
+    if (*v < std::numeric_limits<int>::min() || *v > std::numeric_limits<int>::max())
+      throw OutOfRange{std::to_string(*v) + " is out of range (" +
+                       std::to_string(std::numeric_limits<int>::min()) + ".." +
+                       std::to_string(std::numeric_limits<int>::max()) + ")"};
     return static_cast<int>(*v);
   }
 };
@@ -43,7 +63,14 @@ struct Convert<double> {
   static constexpr const char* name = "float";
   static std::optional<double> from(const toml::node& n) {
     if (n.is_integer()) return static_cast<double>(*n.value_exact<std::int64_t>());
-    return n.value_exact<double>();
+    auto v = n.value_exact<double>();
+    // TOML spells nan and inf as values; no key means them (a learning rate, a ratio or an
+    // epoch count that is not finite only produces NaN weights or a wrapped step count later).
+    if (v && !std::isfinite(*v))
+      throw OutOfRange{"must be a finite number, got " + std::string(std::isnan(*v) ? "nan"
+                                                                     : *v > 0       ? "inf"
+                                                                                    : "-inf")};
+    return v;
   }
 };
 template <>
@@ -62,7 +89,12 @@ struct Convert<std::vector<E>> {
     if (!arr) return std::nullopt;
     std::vector<E> out;
     for (const auto& el : *arr) {
-      auto v = Convert<E>::from(el);
+      std::optional<E> v;
+      try {
+        v = Convert<E>::from(el);
+      } catch (const OutOfRange& e) {
+        throw OutOfRangeAt{e.message, &el, out.size()};
+      }
       if (!v) return std::nullopt;
       out.push_back(*v);
     }
@@ -131,7 +163,15 @@ template <typename T>
 std::optional<T> Config::get_optional(const std::string& key) const {
   const toml::node* n = node(key);
   if (!n) return std::nullopt;
-  auto v = Convert<T>::from(*n);
+  std::optional<T> v;
+  try {
+    v = Convert<T>::from(*n);
+  } catch (const OutOfRange& e) {
+    throw ConfigError(where(file_, n->source()), child_path(key), e.message);
+  } catch (const OutOfRangeAt& e) {
+    throw ConfigError(where(file_, e.element->source()),
+                      child_path(key) + "[" + std::to_string(e.index) + "]", e.message);
+  }
   if (!v)
     throw ConfigError(where(file_, n->source()), child_path(key),
                       "expected " + expected_name<T>() + ", got " + toml_type_name(*n));

@@ -1,6 +1,7 @@
 #include "rlhf/model_config.hpp"
 
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -17,20 +18,50 @@ bool is_known_architecture(const std::string& a) {
          a == "LlamaForSequenceClassification" || a == "MistralForSequenceClassification";
 }
 
+// Sizes, layer counts and token ids: multiplied into tensor shapes, so bounded far above any
+// real model to keep that arithmetic free of overflow.
+constexpr std::int64_t kMaxInteger = std::numeric_limits<std::int32_t>::max();
+
+bool present(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
+
+// An integer value: 2.5, 2.0 and "2" are refused (transformers would fail on them later, or
+// truncate), never rounded.
+std::int64_t integer_value(const json& v, const std::string& key, const std::string& origin) {
+  if (!v.is_number_integer())
+    throw ConfigError(origin, key, "expected an integer, got " + v.dump());
+  const auto value = v.get<std::int64_t>();
+  if (v.is_number_unsigned() ? v.get<std::uint64_t>() > std::uint64_t(kMaxInteger)
+                             : value > kMaxInteger || value < -kMaxInteger)
+    throw ConfigError(origin, key,
+                      v.dump() + " is out of range (at most " + std::to_string(kMaxInteger) + ")");
+  return value;
+}
+
 // Reads an optional integer key (absent or null → unchanged), with a message naming the key.
-template <typename T>
-void read_number(const json& j, const char* key, T& out, const std::string& origin) {
-  if (!j.contains(key) || j[key].is_null()) return;
+void read_integer(const json& j, const char* key, std::int64_t& out, const std::string& origin) {
+  if (present(j, key)) out = integer_value(j[key], key, origin);
+}
+
+// Reads an optional floating-point key (an integer is accepted).
+void read_float(const json& j, const char* key, double& out, const std::string& origin) {
+  if (!present(j, key)) return;
   if (!j[key].is_number())
     throw ConfigError(origin, key, "expected a number, got " + j[key].dump());
-  out = j[key].get<T>();
+  out = j[key].get<double>();
 }
 
 void read_bool(const json& j, const char* key, bool& out, const std::string& origin) {
-  if (!j.contains(key) || j[key].is_null()) return;
+  if (!present(j, key)) return;
   if (!j[key].is_boolean()) throw ConfigError(origin, key, "expected true or false");
   out = j[key].get<bool>();
 }
+
+std::string read_string(const json& v, const std::string& key, const std::string& origin) {
+  if (!v.is_string()) throw ConfigError(origin, key, "expected a string, got " + v.dump());
+  return v.get<std::string>();
+}
+
+ModelConfig parse(const json& j, const std::string& origin);
 
 }  // namespace
 
@@ -50,10 +81,22 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
     throw Error(origin + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw Error(origin + ": config is not a JSON object");
+  try {
+    return parse(j, origin);
+  } catch (const json::exception& e) {
+    // Every key is type-checked before it is read; this is the net under that rule, so that a
+    // raw nlohmann message never reaches the user without the file.
+    throw Error(origin + ": unexpected value: " + e.what());
+  }
+}
+
+namespace {
+
+ModelConfig parse(const json& j, const std::string& origin) {
   ModelConfig c;
 
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
-    c.architecture = j["architectures"][0].get<std::string>();
+    c.architecture = read_string(j["architectures"][0], "architectures[0]", origin);
     if (!is_known_architecture(c.architecture))
       throw ConfigError(origin, "architectures",
                         "architecture '" + c.architecture +
@@ -61,7 +104,7 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
                             "MistralForCausalLM, LlamaForSequenceClassification, "
                             "MistralForSequenceClassification)");
   } else if (j.contains("model_type")) {
-    const std::string mt = j["model_type"].get<std::string>();
+    const std::string mt = read_string(j["model_type"], "model_type", origin);
     if (mt == "llama")
       c.architecture = "LlamaForCausalLM";
     else if (mt == "mistral")
@@ -79,26 +122,45 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
     c.model_type = mt;
   }
 
-  read_number(j, "vocab_size", c.vocab_size, origin);
-  read_number(j, "hidden_size", c.hidden_size, origin);
-  read_number(j, "intermediate_size", c.intermediate_size, origin);
-  read_number(j, "num_hidden_layers", c.num_hidden_layers, origin);
-  read_number(j, "num_attention_heads", c.num_attention_heads, origin);
+  // The MLP implements SiLU (transformers' ACT2FN also spells it "swish"); any other
+  // activation would train and save a different function under the same config.
+  if (present(j, "hidden_act")) {
+    const std::string act = read_string(j["hidden_act"], "hidden_act", origin);
+    if (act != "silu" && act != "swish")
+      throw ConfigError(origin, "hidden_act",
+                        "activation '" + act + "' is not supported (rlhf-host implements silu)");
+  }
+
+  read_integer(j, "vocab_size", c.vocab_size, origin);
+  read_integer(j, "hidden_size", c.hidden_size, origin);
+  read_integer(j, "intermediate_size", c.intermediate_size, origin);
+  read_integer(j, "num_hidden_layers", c.num_hidden_layers, origin);
+  read_integer(j, "num_attention_heads", c.num_attention_heads, origin);
   c.num_key_value_heads = c.num_attention_heads;
-  read_number(j, "num_key_value_heads", c.num_key_value_heads, origin);
+  read_integer(j, "num_key_value_heads", c.num_key_value_heads, origin);
   c.head_dim = c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0;
-  read_number(j, "head_dim", c.head_dim, origin);
-  read_number(j, "rms_norm_eps", c.rms_norm_eps, origin);
-  read_number(j, "rope_theta", c.rope_theta, origin);
-  read_number(j, "max_position_embeddings", c.max_position_embeddings, origin);
+  read_integer(j, "head_dim", c.head_dim, origin);
+  read_float(j, "rms_norm_eps", c.rms_norm_eps, origin);
+  read_float(j, "rope_theta", c.rope_theta, origin);
+  read_integer(j, "max_position_embeddings", c.max_position_embeddings, origin);
   read_bool(j, "tie_word_embeddings", c.tie_word_embeddings, origin);
   read_bool(j, "attention_bias", c.attention_bias, origin);
   read_bool(j, "mlp_bias", c.mlp_bias, origin);
-  read_number(j, "bos_token_id", c.bos_token_id, origin);
+  read_integer(j, "bos_token_id", c.bos_token_id, origin);
+  if (!(c.rms_norm_eps > 0))
+    throw ConfigError(origin, "rms_norm_eps", "must be > 0, got " + j["rms_norm_eps"].dump());
+  if (!(c.rope_theta > 0))
+    throw ConfigError(origin, "rope_theta", "must be > 0, got " + j["rope_theta"].dump());
+  if (c.max_position_embeddings <= 0)
+    throw ConfigError(origin, "max_position_embeddings", "must be positive");
 
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
     const json& rs = j["rope_scaling"];
-    std::string type = rs.value("rope_type", rs.value("type", std::string()));
+    if (!rs.is_object())
+      throw ConfigError(origin, "rope_scaling", "expected an object or null, got " + rs.dump());
+    std::string type;
+    for (const char* key : {"type", "rope_type"})
+      if (present(rs, key)) type = read_string(rs[key], std::string("rope_scaling.") + key, origin);
     if (type == "linear") {
       if (!rs.contains("factor") || !rs["factor"].is_number() || rs["factor"].get<double>() <= 0)
         throw ConfigError(origin, "rope_scaling.factor", "linear rope scaling needs factor > 0");
@@ -110,34 +172,40 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
   }
 
   if (j.contains("sliding_window") && !j["sliding_window"].is_null()) {
-    if (!j["sliding_window"].is_number_integer() || j["sliding_window"].get<std::int64_t>() <= 0)
+    const std::int64_t window = integer_value(j["sliding_window"], "sliding_window", origin);
+    if (window <= 0)
       throw ConfigError(origin, "sliding_window", "expected a positive integer or null");
     // Llama configs carry no window; a Mistral one may (null = full causal attention).
-    if (c.model_type == "mistral") c.sliding_window = j["sliding_window"].get<std::int64_t>();
+    if (c.model_type == "mistral") c.sliding_window = window;
   }
 
   if (j.contains("eos_token_id") && !j["eos_token_id"].is_null()) {
     c.eos_token_ids.clear();
     const json& e = j["eos_token_id"];
     if (e.is_array()) {
-      for (const auto& v : e) c.eos_token_ids.push_back(v.get<std::int64_t>());
+      for (std::size_t i = 0; i < e.size(); ++i)
+        c.eos_token_ids.push_back(
+            integer_value(e[i], "eos_token_id[" + std::to_string(i) + "]", origin));
     } else if (e.is_number_integer()) {
-      c.eos_token_ids.push_back(e.get<std::int64_t>());
+      c.eos_token_ids.push_back(integer_value(e, "eos_token_id", origin));
     } else {
       throw ConfigError(origin, "eos_token_id", "expected an integer or a list of integers");
     }
   }
-  if (j.contains("pad_token_id") && j["pad_token_id"].is_number_integer())
-    c.pad_token_id = j["pad_token_id"].get<std::int64_t>();
-  if (j.contains("torch_dtype") && j["torch_dtype"].is_string())
-    c.torch_dtype = j["torch_dtype"].get<std::string>();
+  if (present(j, "pad_token_id"))
+    c.pad_token_id = integer_value(j["pad_token_id"], "pad_token_id", origin);
+  if (present(j, "torch_dtype"))
+    c.torch_dtype = read_string(j["torch_dtype"], "torch_dtype", origin);
 
-  if (c.hidden_size <= 0 || c.num_attention_heads <= 0 || c.num_key_value_heads <= 0 ||
-      c.num_hidden_layers <= 0 || c.vocab_size <= 0 || c.intermediate_size <= 0 || c.head_dim <= 0)
-    throw Error(origin +
-                ": hidden_size, intermediate_size, num_hidden_layers, "
-                "num_attention_heads, num_key_value_heads, head_dim, vocab_size "
-                "must be positive");
+  for (const auto& [key, value] : {std::pair<const char*, std::int64_t>{"vocab_size", c.vocab_size},
+                                   {"hidden_size", c.hidden_size},
+                                   {"intermediate_size", c.intermediate_size},
+                                   {"num_hidden_layers", c.num_hidden_layers},
+                                   {"num_attention_heads", c.num_attention_heads},
+                                   {"num_key_value_heads", c.num_key_value_heads},
+                                   {"head_dim", c.head_dim}})
+    if (value <= 0)
+      throw ConfigError(origin, key, "must be positive, got " + std::to_string(value));
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     throw ConfigError(origin, "num_key_value_heads",
                       "num_attention_heads (" + std::to_string(c.num_attention_heads) +
@@ -147,6 +215,8 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
     throw ConfigError(origin, "head_dim", "rotary embeddings need an even head_dim");
   return c;
 }
+
+}  // namespace
 
 std::string ModelConfig::to_json() const {
   nlohmann::ordered_json j;

@@ -18,6 +18,18 @@ std::string where(const Example& example) {
   return example.source.empty() ? std::string("example") : example.source;
 }
 
+// Every id must index the embeddings: the tokenizer was checked against config.json's
+// vocab_size at load, so an id outside [0, vocab_size) is a tokenizer fault; it is reported
+// with the example instead of as a LibTorch "index out of range" mid-run.
+void check_ids(const PromptCompletionIds& row, const Tokenizer& tokenizer, const Example& example) {
+  const std::int64_t vocab = tokenizer.vocab_size();
+  for (const auto* ids : {&row.prompt, &row.completion})
+    for (const auto id : *ids)
+      if (id < 0 || id >= vocab)
+        throw Error(where(example) + ": token id " + std::to_string(id) +
+                    " is outside the vocabulary (0.." + std::to_string(vocab - 1) + ")");
+}
+
 }  // namespace
 
 TokenizedPair tokenize_pair(const Example& example, const Tokenizer& tokenizer,
@@ -28,6 +40,8 @@ TokenizedPair tokenize_pair(const Example& example, const Tokenizer& tokenizer,
   TokenizedPair pair;
   pair.chosen = chat_template.encode(tokenizer, example.prompt, example.chosen);
   pair.rejected = chat_template.encode(tokenizer, example.prompt, example.rejected);
+  check_ids(pair.chosen, tokenizer, example);
+  check_ids(pair.rejected, tokenizer, example);
   truncate_row(pair.chosen, config);
   truncate_row(pair.rejected, config);
   if (pair.chosen.completion.empty() || pair.rejected.completion.empty())
@@ -61,6 +75,7 @@ PromptCompletionIds tokenize_completion(const Example& example, const Tokenizer&
                   ": not an SFT record (needs prompt+completion, messages, text or chosen)");
     row = chat_template.encode(tokenizer, example.prompt, completion);
   }
+  check_ids(row, tokenizer, example);
   truncate_row(row, config);
   if (row.completion.empty())
     throw Error(where(example) + ": completion is empty after truncation (max_length " +

@@ -14,6 +14,7 @@
 
 #include "rlhf/error.hpp"
 #include "rlhf/file_writer.hpp"
+#include "rlhf/finite.hpp"
 
 namespace rlhf {
 
@@ -235,6 +236,12 @@ torch::Tensor SafetensorsFile::load(const std::string& name) const {
     const auto last = (reinterpret_cast<std::uintptr_t>(src) + (e.end - e.begin)) / page * page;
     if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
   }
+  // NaN or Inf weights make every result computed from them NaN; they come from a corrupt file
+  // or a run that diverged, and are refused where they enter (one pass over the tensor).
+  if (!all_finite(out))
+    throw Error(where(path_, name) + std::to_string(count_non_finite(out)) + " of " +
+                std::to_string(out.numel()) +
+                " values are NaN or Inf (a corrupt file, or saved from a diverged run)");
   return out;
 }
 

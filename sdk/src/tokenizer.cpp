@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "rlhf/error.hpp"
@@ -122,9 +123,17 @@ class SentencePieceTokenizer : public Tokenizer {
     if (!pad.empty() && resolve(pad) >= 0) {
       pad_id_ = resolve(pad);
       add_special(pad, pad_id_);
-    } else if (gen.contains("pad_token_id") && gen["pad_token_id"].is_number_integer()) {
+    } else if (gen.contains("pad_token_id") && gen["pad_token_id"].is_number_integer() &&
+               gen["pad_token_id"].get<std::int64_t>() >= 0 &&
+               gen["pad_token_id"].get<std::int64_t>() < vocab_size_) {
       pad_id_ = gen["pad_token_id"].get<std::int64_t>();
     } else {
+      // A pad id outside the vocabulary (-1 in some converted Llama checkpoints) would index
+      // past the embeddings; padding is masked, so any real token serves.
+      if (gen.contains("pad_token_id") && !gen["pad_token_id"].is_null())
+        spdlog::warn("{}: 'pad_token_id' {} is not a token of this tokenizer (0..{}); ignored",
+                     (dir / "generation_config.json").string(), gen["pad_token_id"].dump(),
+                     vocab_size_ - 1);
       pad_id_ = eos_id_;
       spdlog::info("{}: tokenizer has no pad token; padding with eos_token '{}' (id {})",
                    dir.string(), eos, eos_id_);
@@ -269,10 +278,38 @@ class SentencePieceTokenizer : public Tokenizer {
   std::map<std::int64_t, std::string> special_ids_;
 };
 
+// config.json's vocab_size when the tokenizer's folder holds a readable one (the model's), else
+// nothing: a bad config.json is the model loader's to report.
+std::optional<std::int64_t> model_vocab_size(const fs::path& dir) {
+  std::ifstream in(dir / "config.json");
+  if (!in) return std::nullopt;
+  const json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("vocab_size") || !j["vocab_size"].is_number_integer())
+    return std::nullopt;
+  return j["vocab_size"].get<std::int64_t>();
+}
+
 }  // namespace
 
 std::shared_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
-  return std::make_shared<SentencePieceTokenizer>(dir);
+  std::shared_ptr<Tokenizer> tokenizer;
+  try {
+    tokenizer = std::make_shared<SentencePieceTokenizer>(dir);
+  } catch (const json::exception& e) {
+    // The fields are type-checked before they are read; this is the net under that rule.
+    throw Error(dir.string() + ": tokenizer files: unexpected value: " + e.what());
+  }
+  // Every id the tokenizer can produce must have an embedding row; fewer tokens than
+  // vocab_size is normal (embeddings padded to a multiple of 64, say).
+  if (const auto vocab = model_vocab_size(dir); vocab && tokenizer->vocab_size() > *vocab)
+    throw Error((dir / "tokenizer.model").string() + ": the tokenizer has " +
+                std::to_string(tokenizer->vocab_size()) + " tokens (pieces and added tokens) but " +
+                (dir / "config.json").string() + " 'vocab_size' is " + std::to_string(*vocab) +
+                ": ids " + std::to_string(*vocab) + ".." +
+                std::to_string(tokenizer->vocab_size() - 1) +
+                " would have no embedding row (use the model's own tokenizer, or resize its "
+                "embeddings)");
+  return tokenizer;
 }
 
 void train_sentencepiece_tokenizer(const fs::path& corpus, const fs::path& out_dir, int vocab_size,

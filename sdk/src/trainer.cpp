@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <random>
 
 #include "rlhf/adapter.hpp"
 #include "rlhf/checkpoint.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/finite.hpp"
 #include "rlhf/lr_schedule.hpp"
 #include "rlhf/metrics.hpp"
 #include "rlhf/progress.hpp"
@@ -62,6 +64,41 @@ struct LogWindow {
   }
 };
 
+// The first metric whose value is NaN or ±Inf, or nullptr.
+const std::pair<std::string, double>* first_non_finite(const Metrics& values) {
+  for (const auto& m : values)
+    if (!std::isfinite(m.second)) return &m;
+  return nullptr;
+}
+
+// "1e+10", "inf", "nan" (never "-nan": the sign of a NaN means nothing to a user).
+std::string number(double value) { return std::isnan(value) ? "nan" : fmt::format("{:g}", value); }
+
+// [model].dtype as the pipeline spells it.
+std::string dtype_key(torch::ScalarType dtype) {
+  return dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kFloat16 ? "float16" : "float32";
+}
+
+// The keys that make a run diverge, with the values this stage ran with: what to change.
+std::string likely_keys(const TrainingConfig& c, torch::ScalarType dtype) {
+  std::string out = "learning_rate = " + number(c.learning_rate);
+  if (c.warmup_steps > 0)
+    out += ", warmup_steps = " + std::to_string(c.warmup_steps);
+  else
+    out += ", warmup_ratio = " + number(c.warmup_ratio);
+  out += ", max_grad_norm = " + number(c.max_grad_norm) +
+         (c.max_grad_norm > 0 ? "" : " (no clipping)") +
+         ", adam_epsilon = " + number(c.adam_epsilon);
+  if (dtype != torch::kFloat32) out += ", model.dtype = " + dtype_key(dtype) + " (try float32)";
+  return out;
+}
+
+// The first line of a LibTorch message, without its C++ backtrace.
+std::string first_line(const c10::Error& e) {
+  const std::string msg = e.what_without_backtrace();
+  return msg.substr(0, msg.find('\n'));
+}
+
 std::string format_metrics(const Metrics& values) {
   std::string out;
   for (const auto& [name, value] : values) out += " | " + name + " " + fmt::format("{:.4g}", value);
@@ -92,7 +129,44 @@ void Trainer::log(std::int64_t step, double epoch, const Metrics& values) {
   if (ctx_.metrics) ctx_.metrics->log(ctx_.stage_name, step, epoch, values);
 }
 
+void Trainer::diverged(std::int64_t step, const std::string& what) const {
+  // Nothing was saved from the bad weights: the caller's result is never written, and the
+  // newest checkpoint (if any) predates them.
+  std::string kept = "no checkpoint was written";
+  if (auto dir = latest_checkpoint(ctx_.stage_dir))
+    kept = "the newest checkpoint, " + dir->string() + ", is kept";
+  throw Error("stage '" + ctx_.stage_name + "', step " + std::to_string(step) + ": " + what +
+              ": training diverged and was stopped, no result saved (" + kept +
+              "); likely keys: " + likely_keys(config_, ctx_.dtype));
+}
+
+void Trainer::check_metrics(std::int64_t step, const Metrics& values,
+                            const std::string& what) const {
+  if (const auto* bad = first_non_finite(values))
+    diverged(step, what + " " + bad->first + " is " + number(bad->second));
+}
+
+void Trainer::check_weights(std::int64_t step, const TrainingTask& task) const {
+  for (const auto& [name, tensor] : task.trainable)
+    if (!all_finite(tensor))
+      diverged(step, "parameter '" + name + "' holds " + std::to_string(count_non_finite(tensor)) +
+                         " NaN or Inf values after the update");
+}
+
 Metrics Trainer::evaluate(const TrainingTask& task) {
+  Metrics out = evaluate_split(task);
+  // eval_only: the weights were checked at load, so a non-finite value comes from the forward
+  // pass itself (e.g. bfloat16 overflow); no metric is reported from it.
+  if (const auto* bad = first_non_finite(out))
+    throw Error("stage '" + ctx_.stage_name + "': evaluation: " + bad->first + " is " +
+                number(bad->second) + ": the model's outputs are not finite, nothing reported" +
+                (ctx_.dtype != torch::kFloat32
+                     ? " (model.dtype = " + dtype_key(ctx_.dtype) + ": try float32)"
+                     : std::string()));
+  return out;
+}
+
+Metrics Trainer::evaluate_split(const TrainingTask& task) {
   Metrics out;
   if (task.eval_size == 0) return out;
   if (task.set_training) task.set_training(false);
@@ -121,6 +195,9 @@ bool Trainer::train(const TrainingTask& task) {
     throw Error("stage '" + ctx_.stage_name + "': nothing to train (no trainable parameters)");
 
   const std::int64_t total = total_steps(task);
+  if (total <= 0)
+    throw Error("stage '" + ctx_.stage_name + "': " + std::to_string(total) +
+                " optimizer steps (max_steps, num_train_epochs): nothing to train");
   const std::int64_t micro_per_epoch =
       config_.micro_batches_per_epoch(static_cast<std::int64_t>(task.train_size));
   const std::int64_t accumulation = config_.gradient_accumulation_steps;
@@ -147,6 +224,7 @@ bool Trainer::train(const TrainingTask& task) {
     torch::manual_seed(ctx_.seed);  // dropout draws are part of the seeded run
 
   auto save = [&](std::int64_t step) {
+    check_weights(step, task);  // a checkpoint never holds weights a run cannot continue from
     state.extra["log_window"] = window.to_json();
     save_checkpoint(ctx_.stage_dir / ("checkpoint-" + std::to_string(step)), task.trainable,
                     *optimizer, state, [&](const std::filesystem::path& tmp) {
@@ -178,9 +256,20 @@ bool Trainer::train(const TrainingTask& task) {
       std::vector<std::size_t> indices(
           order.begin() + static_cast<std::ptrdiff_t>(begin),
           order.begin() + static_cast<std::ptrdiff_t>(std::min(task.train_size, begin + batch)));
-      StepOutput r = task.step(indices, Split::train);
+      StepOutput r;
+      try {
+        r = task.step(indices, Split::train);
+      } catch (const c10::Error& e) {
+        // LibTorch's own message (out of memory, a shape fault) with the stage and step it hit.
+        throw Error("stage '" + ctx_.stage_name + "', step " +
+                    std::to_string(state.global_step + 1) + ": " + first_line(e));
+      }
+      const double loss = r.loss.item<double>();
+      // Checked every micro-batch, before backward: the weights still hold the last good step.
+      if (!std::isfinite(loss))
+        diverged(state.global_step + 1, "the training loss is " + number(loss));
+      check_metrics(state.global_step + 1, r.metrics, "the training");
       (r.loss / static_cast<double>(n_micro)).backward();
-      double loss = r.loss.item<double>();
       step_loss += loss / static_cast<double>(n_micro);
       step_tokens += r.tokens;
       window.add("loss", loss);
@@ -190,9 +279,20 @@ bool Trainer::train(const TrainingTask& task) {
     state.micro_batch += n_micro;
 
     double grad_norm = clip_grad_norm(task.trainable, config_.max_grad_norm);
+    if (!std::isfinite(grad_norm))
+      diverged(state.global_step + 1, "the gradient norm is " + number(grad_norm));
     double lr = schedule.lr(state.global_step);
     set_learning_rate(*optimizer, lr);
-    optimizer->step();
+    try {
+      optimizer->step();
+    } catch (const c10::Error& e) {
+      diverged(state.global_step + 1, "the optimizer update failed (" + first_line(e) + ")");
+    } catch (const std::exception& e) {
+      // LibTorch reports a step size too large for the weights' dtype (learning_rate 1e39) as
+      // std::runtime_error "value cannot be converted to type float without overflow".
+      diverged(state.global_step + 1,
+               std::string("the optimizer update failed (") + e.what() + ")");
+    }
     optimizer->zero_grad();
     ++state.global_step;
     window.grad_norm_sum += grad_norm;
@@ -223,7 +323,8 @@ bool Trainer::train(const TrainingTask& task) {
     }
     if (config_.eval_steps > 0 && state.global_step % config_.eval_steps == 0 &&
         task.eval_size > 0) {
-      Metrics eval = evaluate(task);
+      Metrics eval = evaluate_split(task);
+      check_metrics(state.global_step, eval, "the");
       log(state.global_step, epoch, eval);
       progress.clear();
       if (ctx_.logger)
@@ -244,8 +345,11 @@ bool Trainer::train(const TrainingTask& task) {
     }
   }
   progress.clear();
+  // The caller saves these weights as the stage's result next.
+  check_weights(state.global_step, task);
   if (task.eval_size > 0 && !evaluated_last) {
-    Metrics eval = evaluate(task);
+    Metrics eval = evaluate_split(task);
+    check_metrics(state.global_step, eval, "the");
     log(state.global_step,
         static_cast<double>(state.epoch) +
             static_cast<double>(state.micro_batch) / static_cast<double>(micro_per_epoch),

@@ -2,19 +2,42 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <sstream>
 
 #include "rlhf/config.hpp"
+#include "rlhf/error.hpp"
 
 namespace rlhf {
 
 namespace {
 
+// "1e-08", "3", "0.5": the value as the user would write it (std::to_string prints 0.000000).
+std::string number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
 void require_positive(const Config& config, const std::string& key, double value) {
-  if (!(value > 0)) config.fail(key, "must be > 0, got " + std::to_string(value));
+  if (!(value > 0)) config.fail(key, "must be > 0, got " + number(value));
 }
 
 void require_non_negative(const Config& config, const std::string& key, double value) {
-  if (value < 0) config.fail(key, "must be >= 0, got " + std::to_string(value));
+  if (value < 0) config.fail(key, "must be >= 0, got " + number(value));
+}
+
+// Sizes and counts become tensor dimensions and loop bounds multiplied with one another: a
+// bound far above any real run keeps that arithmetic free of overflow.
+constexpr std::int64_t kMaxCount = std::numeric_limits<std::int32_t>::max();
+// num_train_epochs × steps per epoch must fit the step counter for any dataset below ~10^12
+// examples; no run trains a million epochs.
+constexpr double kMaxEpochs = 1e6;
+
+void require_at_most(const Config& config, const std::string& key, std::int64_t value,
+                     std::int64_t limit) {
+  if (value > limit)
+    config.fail(key, "must be at most " + std::to_string(limit) + ", got " + std::to_string(value));
 }
 
 void require_one_of(const Config& config, const std::string& key, const std::string& value,
@@ -60,8 +83,19 @@ TrainingConfig TrainingConfig::read(const Config& config, const TrainingConfig& 
   t.disable_dropout = config.get<bool>("disable_dropout", d.disable_dropout);
   t.merge_adapter_before = config.get<bool>("merge_adapter_before", d.merge_adapter_before);
 
+  // Non-finite values never get here: Config refuses nan and inf for every key.
   require_non_negative(config, "learning_rate", t.learning_rate);
   if (t.max_steps <= 0) require_positive(config, "num_train_epochs", t.num_train_epochs);
+  if (t.num_train_epochs > kMaxEpochs)
+    config.fail("num_train_epochs", "must be at most 1e6, got " + number(t.num_train_epochs));
+  for (const auto& [key, value] :
+       {std::pair<const char*, std::int64_t>{"per_device_train_batch_size",
+                                             t.per_device_train_batch_size},
+        {"per_device_eval_batch_size", t.per_device_eval_batch_size},
+        {"gradient_accumulation_steps", t.gradient_accumulation_steps},
+        {"max_length", t.max_length},
+        {"max_prompt_length", t.max_prompt_length}})
+    require_at_most(config, key, value, kMaxCount);
   require_positive(config, "per_device_train_batch_size",
                    static_cast<double>(t.per_device_train_batch_size));
   require_positive(config, "per_device_eval_batch_size",
@@ -71,13 +105,15 @@ TrainingConfig TrainingConfig::read(const Config& config, const TrainingConfig& 
   require_one_of(config, "lr_scheduler_type", t.lr_scheduler_type,
                  {"linear", "cosine", "constant", "constant_with_warmup"});
   if (t.warmup_ratio < 0 || t.warmup_ratio > 1)
-    config.fail("warmup_ratio", "must be in [0, 1], got " + std::to_string(t.warmup_ratio));
+    config.fail("warmup_ratio", "must be in [0, 1], got " + number(t.warmup_ratio));
   require_non_negative(config, "warmup_steps", static_cast<double>(t.warmup_steps));
   require_non_negative(config, "max_grad_norm", t.max_grad_norm);
   require_non_negative(config, "weight_decay", t.weight_decay);
   if (t.adam_beta1 < 0 || t.adam_beta1 >= 1) config.fail("adam_beta1", "must be in [0, 1)");
   if (t.adam_beta2 < 0 || t.adam_beta2 >= 1) config.fail("adam_beta2", "must be in [0, 1)");
-  require_non_negative(config, "adam_epsilon", t.adam_epsilon);
+  // AdamW divides by sqrt(v) + epsilon; with epsilon 0 every parameter whose gradient is zero
+  // (unseen embedding rows, LoRA's A at the first step) becomes 0/0 = NaN.
+  require_positive(config, "adam_epsilon", t.adam_epsilon);
   require_positive(config, "logging_steps", static_cast<double>(t.logging_steps));
   require_non_negative(config, "eval_steps", static_cast<double>(t.eval_steps));
   require_non_negative(config, "save_steps", static_cast<double>(t.save_steps));
@@ -108,7 +144,13 @@ std::int64_t TrainingConfig::total_steps(std::int64_t train_examples) const {
   std::int64_t micro = micro_batches_per_epoch(train_examples);
   std::int64_t per_epoch = std::max<std::int64_t>(
       1, (micro + gradient_accumulation_steps - 1) / gradient_accumulation_steps);
-  return static_cast<std::int64_t>(std::ceil(num_train_epochs * static_cast<double>(per_epoch)));
+  const double steps = std::ceil(num_train_epochs * static_cast<double>(per_epoch));
+  // read() bounds the epochs; a TrainingConfig built in code is checked here, never wrapped.
+  if (!(steps >= 1 && steps < 0x1p62))
+    throw Error("'num_train_epochs' = " + number(num_train_epochs) + " with " +
+                std::to_string(per_epoch) + " optimizer steps per epoch gives " + number(steps) +
+                " steps: must be a positive number of steps below 2^62");
+  return static_cast<std::int64_t>(steps);
 }
 
 std::int64_t TrainingConfig::num_warmup_steps(std::int64_t total) const {

@@ -108,3 +108,18 @@ TEST(EditDistance, CountsTranspositionsAsOneEdit) {
   EXPECT_EQ(rlhf::closest_match("rnu", {"run", "model", "stage"}), "run");
   EXPECT_EQ(rlhf::closest_match("x", {"run", "model"}), "");
 }
+
+TEST(Config, NonFiniteAndOverflowingNumbersAreRefusedAtTheirValue) {
+  Config c = Config::parse(
+      "lr = nan\nratio = -inf\nlist = [0.5, inf]\nthreads = 4294967297\nok = 1e300\n", "p.toml");
+  EXPECT_EQ(error_of([&] { c.get<double>("lr", 0.0); }),
+            "p.toml:1:6: 'lr': must be a finite number, got nan");
+  EXPECT_EQ(error_of([&] { c.get<double>("ratio", 0.0); }),
+            "p.toml:2:9: 'ratio': must be a finite number, got -inf");
+  EXPECT_EQ(error_of([&] { c.get<std::vector<double>>("list", {}); }),
+            "p.toml:3:14: 'list[1]': must be a finite number, got inf");
+  EXPECT_EQ(error_of([&] { c.get<int>("threads", 0); }),
+            "p.toml:4:11: 'threads': 4294967297 is out of range (-2147483648..2147483647)");
+  EXPECT_EQ(c.get<std::int64_t>("threads", 0), 4294967297);  // fits the wider type
+  EXPECT_DOUBLE_EQ(c.get<double>("ok", 0.0), 1e300);         // finite: the key's own range
+}

@@ -311,3 +311,57 @@ TEST(Truncation, PromptKeepsItsEndAndCompletionItsStart) {
               std::string::npos);
   }
 }
+
+namespace {
+
+// A tokenizer that emits an id beyond its own vocabulary (a fault of the tokenizer files).
+class OutOfRangeTokenizer : public Tokenizer {
+ public:
+  explicit OutOfRangeTokenizer(std::shared_ptr<Tokenizer> inner) : inner_(std::move(inner)) {}
+  std::vector<std::int64_t> encode(const std::string& text, bool bos, bool eos) const override {
+    auto ids = inner_->encode(text, bos, eos);
+    ids.push_back(vocab_size());
+    return ids;
+  }
+  std::string decode(const std::vector<std::int64_t>& ids, bool skip) const override {
+    return inner_->decode(ids, skip);
+  }
+  std::int64_t vocab_size() const override { return inner_->vocab_size(); }
+  std::int64_t bos_id() const override { return inner_->bos_id(); }
+  std::int64_t eos_id() const override { return inner_->eos_id(); }
+  std::int64_t pad_id() const override { return inner_->pad_id(); }
+  bool add_bos_token() const override { return inner_->add_bos_token(); }
+  bool add_eos_token() const override { return inner_->add_eos_token(); }
+  std::int64_t token_to_id(const std::string& token) const override {
+    return inner_->token_to_id(token);
+  }
+
+ private:
+  std::shared_ptr<Tokenizer> inner_;
+};
+
+}  // namespace
+
+TEST(Tokenization, OutOfRangeTokenIdNamesTheExample) {
+  OutOfRangeTokenizer tok(tiny_tokenizer());
+  Example e;
+  e.source = "prefs.jsonl:7";
+  e.prompt = {{"user", "Hi"}};
+  e.chosen = {{"assistant", "Hello."}};
+  e.rejected = {{"assistant", "No."}};
+  const auto tmpl = ChatTemplate::get("zephyr");
+  const std::string expected = "prefs.jsonl:7: token id " + std::to_string(tok.vocab_size()) +
+                               " is outside the vocabulary (0.." +
+                               std::to_string(tok.vocab_size() - 1) + ")";
+  for (bool pairs : {true, false}) {
+    try {
+      if (pairs)
+        tokenize_pair(e, tok, tmpl, TrainingConfig());
+      else
+        tokenize_completion(e, tok, tmpl, TrainingConfig());
+      ADD_FAILURE() << "an out-of-range id was accepted";
+    } catch (const Error& err) {
+      EXPECT_EQ(std::string(err.what()), expected);
+    }
+  }
+}

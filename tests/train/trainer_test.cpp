@@ -99,6 +99,15 @@ StageContext context(const fs::path& dir, MetricsSink* sink) {
   return ctx;
 }
 
+std::string error_of_read(const std::string& toml) {
+  try {
+    TrainingConfig::read(Config::parse(toml, "p.toml"));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 }  // namespace
 
 TEST(Trainer, ResumeFromMidRunCheckpointReproducesTheRunExactly) {
@@ -197,6 +206,67 @@ TEST(Trainer, GradientAccumulationEqualsOneLargeBatch) {
   EXPECT_FALSE(torch::allclose(big, torch::zeros_like(big)));
 }
 
+TEST(Trainer, NonFiniteLossStopsBeforeTheUpdateAndSavesNothing) {
+  fs::path d = fresh_dir("nan-loss");
+  ToyTask t(0.0);
+  TrainingConfig c = toy_config();
+  c.save_steps = 2;
+  c.eval_steps = 0;
+  auto step = t.task.step;
+  int calls = 0;
+  torch::Tensor w_before;
+  // Micro-batch 7 (step 4's first) returns NaN: checkpoint-2 exists, step 4 is not applied.
+  t.task.step = [&](const std::vector<std::size_t>& indices, Split split) {
+    StepOutput out = step(indices, split);
+    if (++calls == 7) {
+      w_before = t.w.detach().clone();
+      out.loss = out.loss * std::numeric_limits<float>::quiet_NaN();
+    }
+    return out;
+  };
+  StageContext ctx = context(d, nullptr);
+  try {
+    Trainer(ctx, c).train(t.task);
+    FAIL() << "a NaN loss did not stop the run";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("stage 'toy', step 4: the training loss is nan"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("checkpoint-2, is kept"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("learning_rate = 0.05"), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(torch::equal(t.w, w_before)) << "the diverged step was applied";
+  EXPECT_TRUE(fs::exists(d / "toy/checkpoint-2"));
+  EXPECT_FALSE(fs::exists(d / "toy/checkpoint-4"));
+}
+
+TEST(Trainer, NonFiniteWeightsAreNeverReturnedAsAResult) {
+  // A parameter that turns NaN while the loss stays finite (e.g. AdamW dividing 0 by 0 for a
+  // parameter without gradient): caught before train() returns and the caller saves.
+  ToyTask t(0.0);
+  torch::Tensor unused = torch::zeros({2}).set_requires_grad(true);
+  t.task.trainable.emplace_back("unused", unused);
+  auto step = t.task.step;
+  t.task.step = [&](const std::vector<std::size_t>& indices, Split split) {
+    {
+      torch::NoGradGuard no_grad;
+      unused.fill_(std::numeric_limits<float>::infinity());
+    }
+    return step(indices, split);
+  };
+  TrainingConfig c = toy_config();
+  c.max_steps = 2;
+  c.eval_steps = 0;
+  StageContext ctx = context(fresh_dir("nan-weights"), nullptr);
+  try {
+    Trainer(ctx, c).train(t.task);
+    FAIL() << "non-finite weights were returned as a result";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("step 2: parameter 'unused' holds 2 NaN or Inf values"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Trainer, EpochPermutationIsSeededAndComplete) {
   auto a = epoch_permutation(50, 7, 0);
   EXPECT_EQ(a, epoch_permutation(50, 7, 0));
@@ -288,6 +358,19 @@ TEST(TrainingConfig, ReadsTrlKeysAndCatchesMisspellings) {
   auto unknown = c.unknown_keys();
   ASSERT_EQ(unknown.size(), 1u);
   EXPECT_EQ(unknown[0].suggestion, "learning_rate");
+}
+
+TEST(TrainingConfig, StepCountsNeverWrap) {
+  TrainingConfig t;
+  t.num_train_epochs = 1e300;  // beyond read()'s bound: a config built in code
+  EXPECT_THROW(t.total_steps(100), Error);
+  EXPECT_NE(
+      error_of_read("num_train_epochs = 2e6\n").find("'num_train_epochs': must be at most 1e6"),
+      std::string::npos);
+  EXPECT_NE(error_of_read("gradient_accumulation_steps = 3000000000\n").find("at most 2147483647"),
+            std::string::npos);
+  EXPECT_NE(error_of_read("adam_epsilon = 0\n").find("'adam_epsilon': must be > 0, got 0"),
+            std::string::npos);
 }
 
 TEST(TrainingConfig, RejectsBadValuesAtTheirKey) {

@@ -26,7 +26,9 @@ const SafetensorsEntry& expect_checkpoint_tensor(const SafetensorsCheckpoint& ch
 
 // Everything load_causal_lm(dir, options) validates before it reads weights: the folder,
 // config.json (ModelConfig), every safetensors header (JSON, dtypes, offsets inside the file,
-// tiling) and every tensor the config needs (expect_checkpoint_tensor). Only headers are read.
+// tiling), every tensor the config needs (expect_checkpoint_tensor) and no tensor it does not
+// use (check_all_tensors_used). Only headers are read (except a tied lm_head.weight, compared
+// with the embeddings). Weights that are not finite are found only when they are read.
 // With options.quantizer, a projection whose `.weight` is stored in a non-float dtype is taken to
 // be that quantizer's pre-quantized layout and left to it at load. Returns the model's
 // structure with unallocated (meta) weights, for checks that need its modules (an adapter's

@@ -14,6 +14,9 @@
 // Supported T: bool, std::int64_t, int, double (an integer value is accepted), std::string,
 // std::vector<std::string>, std::vector<std::int64_t>, std::vector<double>.
 // Wrong types throw rlhf::ConfigError "expected <type>, got <type>" at the value's location.
+// TOML's nan and inf (also inside arrays) are refused for every key ("must be a finite
+// number"), and an integer that does not fit `int` is refused, never wrapped: no key of
+// rlhf-host means a value that is not finite (docs/reliability.md, "numeric keys").
 #pragma once
 
 #include <cstdint>

@@ -50,7 +50,8 @@ class SafetensorsFile : public TensorSource {
   std::vector<std::string> names() const;
   const SafetensorsEntry& entry(const std::string& name) const;  // throws when absent
   bool contains(const std::string& name) const override;
-  // A new CPU tensor (owning its memory) with the stored dtype and shape.
+  // A new CPU tensor (owning its memory) with the stored dtype and shape. A floating-point
+  // tensor holding NaN or Inf is refused (rlhf::Error naming the file and the tensor).
   torch::Tensor load(const std::string& name) const override;
   // `__metadata__` (empty when the file has none).
   const std::map<std::string, std::string>& metadata() const { return metadata_; }

@@ -16,6 +16,13 @@
 //     Ctrl-C (ctx.stop_requested()): finish the step, checkpoint, return false.
 //   At the end, evaluate once more (if there is an eval split and the last step did not).
 //
+// Numbers that are not finite stop the run (docs/reliability.md, "non-finite training"): a
+// NaN/Inf training loss or metric (checked every micro-batch, before backward), gradient norm
+// (before the optimizer step), eval metric, or trainable weight (checked before every
+// checkpoint and before train() returns true) throws rlhf::Error naming the stage, the step,
+// the value, the checkpoint kept and the likely keys. No checkpoint or result is written from
+// such weights, and metrics.jsonl never receives the value.
+//
 // With ctx.resume the newest checkpoint in ctx.stage_dir is loaded first and the loop continues
 // from its step; on CPU the metrics are then bit-identical to an uninterrupted run (data order
 // is a pure function of (seed, epoch); the RNG, optimizer and logging window are restored).
@@ -68,7 +75,8 @@ class Trainer {
   bool train(const TrainingTask& task);
 
   // Mean of each metric (and `loss`) over the eval split, weighted by micro-batch size, with
-  // names prefixed "eval_". Empty when there is no eval split.
+  // names prefixed "eval_". Empty when there is no eval split. A value that is not finite
+  // throws rlhf::Error naming the stage and the metric (nothing is reported from it).
   Metrics evaluate(const TrainingTask& task);
 
   std::int64_t total_steps(const TrainingTask& task) const;
@@ -76,6 +84,14 @@ class Trainer {
 
  private:
   void log(std::int64_t step, double epoch, const Metrics& values);
+  Metrics evaluate_split(const TrainingTask& task);
+  // Throws the one-line divergence error for (1-based) optimizer step `step`: the stage, the
+  // step, `what` was not finite, the checkpoint kept, and the keys that usually cause it.
+  [[noreturn]] void diverged(std::int64_t step, const std::string& what) const;
+  // diverged() when a value of `values` is NaN/Inf; `what` prefixes the metric's name.
+  void check_metrics(std::int64_t step, const Metrics& values, const std::string& what) const;
+  // diverged() when a trainable tensor holds NaN/Inf.
+  void check_weights(std::int64_t step, const TrainingTask& task) const;
 
   StageContext& ctx_;
   TrainingConfig config_;

@@ -14,7 +14,7 @@
 //   gradient_accumulation_steps = 1 lr_scheduler_type = "linear" ("cosine", "constant",
 //   "constant_with_warmup")         warmup_ratio = 0.0            warmup_steps = 0 (wins if > 0)
 //   max_grad_norm = 1.0 (0 = off)   weight_decay = 0.0            adam_beta1 = 0.9
-//   adam_beta2 = 0.999              adam_epsilon = 1e-8           logging_steps = 10
+//   adam_beta2 = 0.999              adam_epsilon = 1e-8 (> 0)     logging_steps = 10
 //   eval_steps = 0 (0 = only at the end)  save_steps = 0 (0 = no mid-run checkpoints)
 //   save_total_limit = 0 (0 = keep all)   max_length = 1024 (TRL)  max_prompt_length = 512 (TRL)
 //   (a max_length at or below the default max_prompt_length halves the prompt budget)
@@ -24,6 +24,8 @@
 //   merge_adapter_before = false (rlhf-host: fold the adapter into the base weights and attach
 //   a fresh one before the stage starts, so the previous stage's result becomes the base —
 //   and with it DPO's reference policy)
+// Bounds: every number finite (Config), num_train_epochs ≤ 1e6, batch sizes, accumulation
+// steps and lengths ≤ 2^31 − 1, so no step count or index computed from them can overflow.
 #pragma once
 
 #include <cstdint>
