@@ -8,10 +8,11 @@
 #   TARGETS="jsonl pipeline" bash scripts/fuzz.sh 60
 #
 # Corpus: build-fuzz/corpus/<target>/ (grows across runs), read together with the seeds of
-# fuzz/make_seeds.py and the hand-written ones in fuzz/corpus/<target>/. A finding is saved as
+# fuzz/make_seeds.py and the hand-written ones in fuzz/corpus/<target>/; fuzz/<target>.dict
+# holds the target's keywords. A finding is saved as
 # build-fuzz/findings/<target>/crash-* (or leak-, timeout-, oom-) and the script exits 1;
 # reproduce it with `build-fuzz/fuzz/<target>_fuzz FILE`, and add it to fuzz/corpus/<target>/
-# once fixed. The last lines of each target's libFuzzer output are in build-fuzz/fuzz-<target>.log.
+# once fixed. Each target's libFuzzer output is in build-fuzz/fuzz-<target>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -33,11 +34,13 @@ for t in $targets; do
   mkdir -p "$corpus" "$findings"
   dirs=("$corpus" "$root/build-fuzz/seeds/$t")
   [[ -d fuzz/corpus/$t ]] && dirs+=("$root/fuzz/corpus/$t")
+  dict=()
+  [[ -f fuzz/$t.dict ]] && dict=(-dict="$root/fuzz/$t.dict")
   start=$SECONDS
   result=ok
   # -timeout: one input running 10 s is a hang; -rss_limit_mb leaves room for LibTorch.
   build-fuzz/fuzz/${t}_fuzz "${budget[@]}" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-    -artifact_prefix="$findings/" "${dirs[@]}" >"$log" 2>&1 || result=FINDING
+    "${dict[@]}" -artifact_prefix="$findings/" "${dirs[@]}" >"$log" 2>&1 || result=FINDING
   stat() { sed -n "s/^stat::$1: *//p" "$log"; }
   printf '%-14s %12s %9s %8s %8s  %s\n' "$t" "$(stat number_of_executed_units)" \
     "$(stat average_exec_per_sec)" "$(find "$corpus" -type f | wc -l)" $((SECONDS - start)) \

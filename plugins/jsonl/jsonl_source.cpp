@@ -70,7 +70,7 @@ std::vector<Example> JsonlSource::read_file(const std::filesystem::path& path) {
       nlohmann::json record;
       try {
         record = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e400)
         throw RecordError("", std::string("malformed JSON (") + e.what() + ")");
       }
       Example ex = parse_record(record);
