@@ -97,17 +97,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (completion.empty()) return;
     check(!ids.completion.empty(), "a completion that encodes to no ids");
     if (completion.size() != 1) return;
-    // render_prompt + render_completion is the text encode() trains on (BOS and, for "none",
-    // EOS added the way encode() adds them).
+    // render_prompt + render_completion is the text encode() trains on (BOS added the way
+    // encode() adds it).
     std::vector<std::int64_t> joined = ids.prompt;
     joined.insert(joined.end(), ids.completion.begin(), ids.completion.end());
     std::vector<std::int64_t> expected = tokenizer.encode(
         chat.render_prompt(prompt) + chat.render_completion(completion.front()), false, false);
     if (tokenizer.add_bos_token() && (expected.empty() || expected[0] != tokenizer.bos_id()))
       expected.insert(expected.begin(), tokenizer.bos_id());
-    if (chat.name() == "none" && (expected.empty() || expected.back() != tokenizer.eos_id()))
+    // "none" ends the completion with EOS unless the completion wrote one itself.
+    if (chat.name() == "none" && joined.size() == expected.size() + 1)
       expected.push_back(tokenizer.eos_id());
     check(joined == expected, "render_prompt + render_completion is not what encode() trains on");
+    if (chat.name() == "none") check(ids.completion.back() == tokenizer.eos_id(), "no final EOS");
   });
   return 0;
 }

@@ -28,12 +28,15 @@ inline void check(bool ok, const std::string& what) {
 
 // Runs `f` on one input. An rlhf::Error is the expected end of bad input (the host prints it as
 // one line naming the file and key). Any other exception would reach the user as a raw library
-// message without file or key (issue 12, item 4), so it is a finding.
+// message without file or key (issue 12, item 4), so it is a finding. With RLHF_FUZZ_VERBOSE
+// set, each error is printed (to see where a seed stops).
 template <class F>
 void only_rlhf_errors(F&& f) {
   try {
     f();
-  } catch (const rlhf::Error&) {
+  } catch (const rlhf::Error& e) {
+    static const bool verbose = std::getenv("RLHF_FUZZ_VERBOSE") != nullptr;
+    if (verbose) std::fprintf(stderr, "rlhf::Error: %s\n", e.what());
   } catch (const std::exception& e) {
     finding(std::string("exception other than rlhf::Error: ") + typeid(e).name() + ": " + e.what());
   }

@@ -49,8 +49,11 @@ JsonlSource::JsonlSource(const Config& config) {
     config.fail("sample_ratio", "must be in (0, 1], got " + std::to_string(sample_ratio_));
   if (!eval_path_.empty() && eval_fraction_ > 0)
     config.fail("eval_fraction", "give either eval_fraction or eval_path, not both");
-  if (!std::filesystem::exists(path_)) config.fail("path", "file not found: " + path_.string());
-  if (!eval_path_.empty() && !std::filesystem::exists(eval_path_))
+  // error_code forms: a path the OS rejects (e.g. a name over 255 bytes) is not found either,
+  // instead of a filesystem_error without the key.
+  std::error_code ec;
+  if (!std::filesystem::exists(path_, ec)) config.fail("path", "file not found: " + path_.string());
+  if (!eval_path_.empty() && !std::filesystem::exists(eval_path_, ec))
     config.fail("eval_path", "file not found: " + eval_path_.string());
 }
 
