@@ -6,6 +6,7 @@
 #include <torch/cuda.h>
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -146,7 +147,8 @@ c10::Device parse_device(const std::string& name) {
       const std::string digits = name.substr(5);
       if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos)
         throw Error("unknown device '" + name + "' (known: cpu, cuda, cuda:N, auto)");
-      index = std::stoi(digits);
+      // More digits than an int holds is no device here either (std::stoi would throw).
+      index = digits.size() > 9 ? std::numeric_limits<int>::max() : std::stoi(digits);
     }
     const int count =
         torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;

@@ -14,6 +14,7 @@ PACKAGES=(
   nlohmann-json3-dev
   python3                     # the quickstart's data generator and accuracy readout
   clang-format                # ctest format.clang_format
+  clang libclang-rt-14-dev libfuzzer-14-dev   # scripts/fuzz.sh: libFuzzer, ASan, UBSan (fuzz/)
 )
 
 missing=()

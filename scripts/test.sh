@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Fresh Debian 12 → dependencies installed, project built, the whole test suite run.
+# Fresh Debian 12 → dependencies installed, project built, the whole test suite run, then a
+# short smoke of the fuzz targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-cd build
-ctest --output-on-failure -j "${JOBS:-$(nproc)}" --timeout 600
+(cd build && ctest --output-on-failure -j "${JOBS:-$(nproc)}" --timeout 600)
+# Fuzz smoke: every libFuzzer target of fuzz/ over its seeds for a few seconds (clang build in
+# ./build-fuzz; scripts/fuzz.sh runs them longer).
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-5}"

@@ -47,7 +47,7 @@ void check_data_file(const Config& config, const std::string& key,
 
 // nlohmann's parse error without its prefix and its "last read" echo, which can hold a whole
 // megabyte-long line or bytes that are not UTF-8: "at column 12: syntax error … - <why>".
-std::string json_error_reason(const nlohmann::json::parse_error& e) {
+std::string json_error_reason(const nlohmann::json::exception& e) {
   std::string what = e.what();
   if (auto last = what.find("; last read:"); last != std::string::npos) what.resize(last);
   if (auto at = what.find("column "); at != std::string::npos)
@@ -103,7 +103,7 @@ std::vector<Example> JsonlSource::read_file(const std::filesystem::path& path) {
       nlohmann::json record;
       try {
         record = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e400)
         throw RecordError("", "malformed JSON " + json_error_reason(e));
       }
       Example ex = parse_record(record);

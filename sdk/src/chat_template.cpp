@@ -142,10 +142,7 @@ PromptCompletionIds ChatTemplate::encode(const Tokenizer& tokenizer,
                 "': the rendered prompt is not a prefix of the "
                 "rendered conversation (roles out of order?)");
 
-  std::vector<std::int64_t> full = encode_text(tokenizer, full_text);
-  // Raw text has no end-of-turn marker: like TRL, the completion ends with EOS.
-  if (name_ == "none" && (full.empty() || full.back() != tokenizer.eos_id()))
-    full.push_back(tokenizer.eos_id());
+  const std::vector<std::int64_t> full = encode_text(tokenizer, full_text);
   const std::vector<std::int64_t> prompt_ids = encode_text(tokenizer, prompt_text);
   // The split is where the prompt's own tokenization stops agreeing with the whole text's; if
   // a token straddles the boundary it counts as completion.
@@ -154,6 +151,11 @@ PromptCompletionIds ChatTemplate::encode(const Tokenizer& tokenizer,
       prompt_ids.begin());
   out.prompt.assign(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(k));
   out.completion.assign(full.begin() + static_cast<std::ptrdiff_t>(k), full.end());
+  // Raw text has no end-of-turn marker: like TRL, the completion ends with EOS. Decided on the
+  // completion's own ids: an EOS the prompt wrote ("...</s>" before an empty completion) is not
+  // the completion's, which would otherwise have no ids to train on (found by fuzz/).
+  if (name_ == "none" && (out.completion.empty() || out.completion.back() != tokenizer.eos_id()))
+    out.completion.push_back(tokenizer.eos_id());
   return out;
 }
 

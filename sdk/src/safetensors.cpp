@@ -289,7 +289,8 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const fs::path& path) : origin_(pat
     const std::string shard = it.value().get<std::string>();
     auto found = shard_index.find(shard);
     if (found == shard_index.end()) {
-      if (!fs::exists(dir / shard))
+      std::error_code ec;  // a shard name the OS rejects (too long, …) is missing too
+      if (!fs::exists(dir / shard, ec))
         throw Error(index.string() + ": tensor '" + it.key() + "' maps to missing shard " +
                     (dir / shard).string());
       files_.push_back(std::make_unique<SafetensorsFile>(dir / shard));

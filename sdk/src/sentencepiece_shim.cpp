@@ -23,6 +23,25 @@ std::filesystem::path default_shim_path() {
   return std::filesystem::path(info.dli_fname).parent_path() / "librlhf_sentencepiece.so";
 }
 
+// ASan's dlopen interceptor refuses RTLD_DEEPBIND outright (google/sanitizers#611), because a
+// deep-bound library calls libc's malloc/free instead of ASan's. The shim needs DEEPBIND (see
+// load_api) and frees everything it allocates itself, so sanitizer builds (RLHF_SANITIZE, fuzz/)
+// ask libc's dlopen directly.
+void* dlopen_deepbind(const char* path, int flags) {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr bool kAsan = true;
+#elif defined(__has_feature)
+  constexpr bool kAsan = __has_feature(address_sanitizer);
+#else
+  constexpr bool kAsan = false;
+#endif
+  if (kAsan)
+    if (auto* libc_dlopen =
+            reinterpret_cast<void* (*)(const char*, int)>(dlsym(RTLD_NEXT, "dlopen")))
+      return libc_dlopen(path, flags | RTLD_DEEPBIND);
+  return dlopen(path, flags | RTLD_DEEPBIND);
+}
+
 template <typename F>
 void bind(void* lib, const std::string& path, const char* name, F& out) {
   void* sym = dlsym(lib, name);
@@ -35,7 +54,7 @@ SentencePieceApi load_api() {
   const std::string path = env && *env ? std::string(env) : default_shim_path().string();
   // RTLD_DEEPBIND: sentencepiece resolves to its own bundled protobuf first; RTLD_LOCAL: its
   // symbols stay out of the global scope where LibTorch's protobuf lives. Never unloaded.
-  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  void* lib = dlopen_deepbind(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib)
     throw Error("sentencepiece: cannot load " + path + ": " + dlerror() +
                 " (it is built next to librlhf_sdk; set RLHF_SENTENCEPIECE_SHIM to override)");

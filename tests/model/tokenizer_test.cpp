@@ -201,3 +201,19 @@ TEST(ChatTemplate, EncodeSplitsExactlyWhereTheGenerationPromptEnds) {
   EXPECT_EQ(z.prompt[z.prompt.size() - 2], tok->token_to_id("<|assistant|>"));
   EXPECT_EQ(z.prompt.back(), tok->token_to_id("<0x0A>"));
 }
+
+// Found by fuzz/chat_template_fuzz: with "none", a prompt ending in "</s>" and an empty
+// completion encoded to no completion ids at all (the prompt's EOS was taken for the
+// completion's), a row with nothing to train on.
+TEST(ChatTemplate, NoneCompletionAlwaysEndsWithItsOwnEos) {
+  const auto tok = rlhf::Tokenizer::load(tokenizer_dir());
+  const auto none = rlhf::ChatTemplate::get("none");
+  const auto empty = none.encode(*tok, {{"user", "hi</s>"}}, {{"assistant", ""}});
+  EXPECT_EQ(empty.completion, std::vector<std::int64_t>{tok->eos_id()});
+  EXPECT_EQ(empty.prompt.back(), tok->eos_id());
+  // A completion that writes its own EOS gets no second one.
+  const auto own = none.encode(*tok, {{"user", "hi "}}, {{"assistant", "bye</s>"}});
+  ASSERT_FALSE(own.completion.empty());
+  EXPECT_EQ(own.completion.back(), tok->eos_id());
+  EXPECT_EQ(std::count(own.completion.begin(), own.completion.end(), tok->eos_id()), 1);
+}

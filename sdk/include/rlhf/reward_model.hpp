@@ -7,8 +7,13 @@
 #include "rlhf/example.hpp"
 #include "rlhf/plugin.hpp"
 
-namespace torch {
+// torch::Tensor is at::Tensor brought in by a using-declaration; forward-declared the same way
+// (a `class Tensor;` in namespace torch conflicts with LibTorch's own headers under clang).
+namespace at {
 class Tensor;
+}
+namespace torch {
+using at::Tensor;
 }
 
 namespace rlhf {
