@@ -42,9 +42,10 @@ for t in $targets; do
   build-fuzz/fuzz/${t}_fuzz "${budget[@]}" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
     "${dict[@]}" -artifact_prefix="$findings/" "${dirs[@]}" >"$log" 2>&1 || result=FINDING
   stat() { sed -n "s/^stat::$1: *//p" "$log"; }
+  # corpus: libFuzzer's own count at the end (the folder also keeps inputs it later reduced).
   printf '%-14s %12s %9s %8s %8s  %s\n' "$t" "$(stat number_of_executed_units)" \
-    "$(stat average_exec_per_sec)" "$(find "$corpus" -type f | wc -l)" $((SECONDS - start)) \
-    "$result"
+    "$(stat average_exec_per_sec)" "$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -c7-)" \
+    $((SECONDS - start)) "$result"
   if [[ $result != ok ]]; then
     status=1
     grep -E -A25 'ERROR|FUZZ FINDING|runtime error|deadly signal' "$log" | head -60 || tail -40 "$log"
