@@ -12,61 +12,17 @@
 
 namespace rlhf::host {
 
-namespace {
-
-// The policy as the check sees it: the model's structure (no weights) and the real tokenizer,
-// each made on first use and carried to the next stage as run_pipeline() carries the policy.
-struct CheckedPolicy {
-  ModelSpec spec;
-  rlhf::Adapter* adapter = nullptr;
-  std::shared_ptr<rlhf::CausalLM> model;
-  std::shared_ptr<rlhf::Tokenizer> tokenizer;
-};
-
-}  // namespace
-
 void check_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>& logger) {
   const PolicyLoader loader = default_policy_loader();
-  auto policy = std::make_shared<CheckedPolicy>();
-  policy->spec = pipeline.model;
-  policy->adapter = pipeline.adapter.get();
-  rlhf::Quantizer* quantizer = pipeline.quantizer.get();
-  const c10::Device device = pipeline.device;
-
+  // The model's structure from config.json and the safetensors headers, no weight read.
+  const ModelFactory check_model = [](const StagePolicy& p, const rlhf::LoadOptions& load) {
+    return check_causal_lm(p.spec.path, load);
+  };
+  std::shared_ptr<StagePolicy> policy;
   for (std::size_t i = 0; i < pipeline.stages.size(); ++i) {
     StagePlan& stage = pipeline.stages[i];
-    if (stage.fresh_policy) {
-      policy = std::make_shared<CheckedPolicy>();
-      policy->spec = stage.model;
-      policy->adapter = stage.adapter.get();
-    }
-    StageContext ctx;
-    ctx.stage_name = stage.name;
-    ctx.stage_index = static_cast<int>(i);
-    ctx.config = &stage.config;
-    ctx.device = device;
-    ctx.dtype = policy->spec.dtype;
-    ctx.seed = pipeline.seed;
-    ctx.run_dir = pipeline.output_dir;
-    ctx.stage_dir = pipeline.output_dir / stage.name;  // not created
-    ctx.logger = logger;
-    ctx.chat_template = policy->spec.chat_template;
-    ctx.model_path = policy->spec.path;
-    ctx.adapter = policy->adapter;
-    ctx.quantizer = quantizer;
-    ctx.reward_model = stage.reward_model.get();
-    ctx.model = [policy, quantizer, device] {
-      if (!policy->model) {
-        policy->model = check_causal_lm(policy->spec.path,
-                                        rlhf::LoadOptions{policy->spec.dtype, device, quantizer});
-        if (policy->adapter) policy->adapter->attach(*policy->model);
-      }
-      return policy->model;
-    };
-    ctx.tokenizer = [policy, &loader] {
-      if (!policy->tokenizer) policy->tokenizer = loader.load_tokenizer(policy->spec.path);
-      return policy->tokenizer;
-    };
+    // ctx.stage_dir is named but not created: --check writes nothing.
+    StageContext ctx = stage_context(pipeline, i, policy, logger, check_model, loader);
     if (stage.data) {
       stage.data->load(pipeline.seed);
       ctx.data = stage.data.get();

@@ -29,14 +29,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The policy stages train: loaded on first use, shared by consecutive stages.
-struct Policy {
-  ModelSpec spec;
-  rlhf::Adapter* adapter = nullptr;
-  std::shared_ptr<rlhf::CausalLM> model;
-  std::shared_ptr<rlhf::Tokenizer> tokenizer;
-};
-
 // With --resume: every stage folder that holds results must have been written by this pipeline
 // (same model, adapter/quantizer settings, data and stage keys); otherwise exit 1 saying what
 // changed, before any work starts.
@@ -61,6 +53,47 @@ void check_resumable(const Pipeline& pipeline, const std::vector<nlohmann::order
 }
 
 }  // namespace
+
+StageContext stage_context(Pipeline& pipeline, std::size_t index,
+                           std::shared_ptr<StagePolicy>& policy,
+                           const std::shared_ptr<spdlog::logger>& logger, ModelFactory load_model,
+                           const PolicyLoader& loader) {
+  StagePlan& stage = pipeline.stages[index];
+  if (!policy || stage.fresh_policy) {
+    policy = std::make_shared<StagePolicy>();
+    policy->spec = stage.fresh_policy ? stage.model : pipeline.model;
+    policy->adapter = stage.fresh_policy ? stage.adapter.get() : pipeline.adapter.get();
+  }
+  rlhf::Quantizer* quantizer = pipeline.quantizer.get();
+  const c10::Device device = pipeline.device;
+  StageContext ctx;
+  ctx.stage_name = stage.name;
+  ctx.stage_index = static_cast<int>(index);
+  ctx.config = &stage.config;
+  ctx.device = device;
+  ctx.dtype = policy->spec.dtype;
+  ctx.seed = pipeline.seed;
+  ctx.run_dir = pipeline.output_dir;
+  ctx.stage_dir = pipeline.output_dir / stage.name;
+  ctx.logger = logger;
+  ctx.chat_template = policy->spec.chat_template;
+  ctx.model_path = policy->spec.path;
+  ctx.adapter = policy->adapter;
+  ctx.quantizer = quantizer;
+  ctx.reward_model = stage.reward_model.get();
+  ctx.model = [policy, quantizer, device, load_model = std::move(load_model)] {
+    if (!policy->model) {
+      policy->model = load_model(*policy, rlhf::LoadOptions{policy->spec.dtype, device, quantizer});
+      if (policy->adapter) policy->adapter->attach(*policy->model);
+    }
+    return policy->model;
+  };
+  ctx.tokenizer = [policy, &loader] {
+    if (!policy->tokenizer) policy->tokenizer = loader.load_tokenizer(policy->spec.path);
+    return policy->tokenizer;
+  };
+  return ctx;
+}
 
 RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>& logger,
                        const RunOptions& options) {
@@ -93,11 +126,15 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
   MetricsSink metrics(pipeline.output_dir);
   metrics.add_writer(std::make_unique<TensorBoardWriter>(pipeline.output_dir));
 
-  auto policy = std::make_shared<Policy>();
-  policy->spec = pipeline.model;
-  policy->adapter = pipeline.adapter.get();
-  rlhf::Quantizer* quantizer = pipeline.quantizer.get();
-  const c10::Device device = pipeline.device;
+  std::shared_ptr<StagePolicy> policy;
+  const PolicyLoader& loader = options.loader;
+  // The run's model factory says what it loads; --check's reads headers only.
+  const ModelFactory load_model = [&loader, logger](const StagePolicy& p,
+                                                    const rlhf::LoadOptions& load) {
+    logger->info("loading model {} ({}{}{})", p.spec.path.string(), c10::toString(load.dtype),
+                 load.quantizer ? ", quantized" : "", p.adapter ? ", with adapter" : "");
+    return loader.load_model(p.spec.path, load);
+  };
 
   for (std::size_t i = 0; i < pipeline.stages.size(); ++i) {
     StagePlan& stage = pipeline.stages[i];
@@ -105,53 +142,18 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
       logger->warn("stop requested: stage '{}' and later stages not started", stage.name);
       return RunResult::stopped;
     }
-    if (stage.fresh_policy) {
-      policy = std::make_shared<Policy>();
-      policy->spec = stage.model;
-      policy->adapter = stage.adapter.get();
-    }
     const auto started = std::chrono::steady_clock::now();
     // Every stage starts from torch's generator seeded with run.seed (TRL calls set_seed(seed)
     // in each trainer): adapter initialisation at model load, the fresh adapter of
     // merge_adapter_before and dropout are then the same on every run, and a stage skipped by
     // --resume does not shift the random numbers of the ones after it.
     at::manual_seed(pipeline.seed);
-    StageContext ctx;
-    ctx.stage_name = stage.name;
-    ctx.stage_index = static_cast<int>(i);
-    ctx.config = &stage.config;
-    ctx.device = device;
-    ctx.dtype = policy->spec.dtype;
-    ctx.seed = pipeline.seed;
-    ctx.run_dir = pipeline.output_dir;
-    ctx.stage_dir = pipeline.output_dir / stage.name;
+    StageContext ctx = stage_context(pipeline, i, policy, logger, load_model, loader);
     fs::create_directories(ctx.stage_dir);
     write_fingerprint(ctx.stage_dir, fingerprints[i]);
-    ctx.logger = logger;
     ctx.metrics = &metrics;
-    ctx.chat_template = policy->spec.chat_template;
-    ctx.model_path = policy->spec.path;
-    ctx.adapter = policy->adapter;
-    ctx.quantizer = quantizer;
-    ctx.reward_model = stage.reward_model.get();
     ctx.resume = options.resume;
     ctx.stop_requested = options.stop_requested;
-    const PolicyLoader& loader = options.loader;
-    ctx.model = [policy, quantizer, device, &loader, logger] {
-      if (!policy->model) {
-        logger->info("loading model {} ({}{}{})", policy->spec.path.string(),
-                     c10::toString(policy->spec.dtype), quantizer ? ", quantized" : "",
-                     policy->adapter ? ", with adapter" : "");
-        policy->model = loader.load_model(policy->spec.path,
-                                          rlhf::LoadOptions{policy->spec.dtype, device, quantizer});
-        if (policy->adapter) policy->adapter->attach(*policy->model);
-      }
-      return policy->model;
-    };
-    ctx.tokenizer = [policy, &loader] {
-      if (!policy->tokenizer) policy->tokenizer = loader.load_tokenizer(policy->spec.path);
-      return policy->tokenizer;
-    };
     if (stage.data) {
       stage.data->load(pipeline.seed);
       ctx.data = stage.data.get();

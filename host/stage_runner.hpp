@@ -18,6 +18,7 @@
 
 #include "pipeline.hpp"
 #include "rlhf/causal_lm.hpp"
+#include "rlhf/stage_context.hpp"
 
 namespace spdlog {
 class logger;
@@ -38,6 +39,26 @@ struct PolicyLoader {
 };
 // rlhf::load_causal_lm and rlhf::Tokenizer::load.
 PolicyLoader default_policy_loader();
+
+// The policy the stages share: its spec, and the model and tokenizer made on first use and
+// carried to the next stage (a stage with a `model` or `adapter` override starts a fresh one).
+struct StagePolicy {
+  ModelSpec spec;
+  rlhf::Adapter* adapter = nullptr;
+  std::shared_ptr<rlhf::CausalLM> model;
+  std::shared_ptr<rlhf::Tokenizer> tokenizer;
+};
+
+// The StageContext of stage `index`, as both the run and --check (pipeline_check.hpp) build it:
+// `policy` is replaced by a fresh one when the stage overrides the model or adapter; ctx.model()
+// makes the model with `load_model` on first use and attaches the adapter; ctx.tokenizer() uses
+// `load_tokenizer`. The caller adds what only it has (stage folder, metrics, resume, data).
+using ModelFactory =
+    std::function<std::shared_ptr<rlhf::CausalLM>(const StagePolicy&, const rlhf::LoadOptions&)>;
+StageContext stage_context(Pipeline& pipeline, std::size_t index,
+                           std::shared_ptr<StagePolicy>& policy,
+                           const std::shared_ptr<spdlog::logger>& logger, ModelFactory load_model,
+                           const PolicyLoader& loader);
 
 struct RunOptions {
   bool resume = false;     // --resume: continue the results in output_dir

@@ -42,26 +42,6 @@ LoadOptions ref_model_options(const StageContext& ctx) {
   return options;
 }
 
-struct Pairs {
-  std::vector<TokenizedPair> train, eval;
-  Split eval_split = Split::eval;
-};
-
-// The pairs the stage trains and evaluates on (eval_only without an eval split evaluates the
-// train split); an example that is no preference record throws, naming its file:line.
-Pairs tokenize_stage_pairs(StageContext& ctx, const TrainingConfig& training) {
-  auto tokenizer = ctx.tokenizer();
-  auto chat_template = ChatTemplate::get(ctx.chat_template);
-  if (!ctx.data) throw Error("stage '" + ctx.stage_name + "': no data source");
-  Pairs pairs;
-  const bool eval_on_train = training.eval_only && ctx.data->size(Split::eval) == 0;
-  pairs.eval_split = eval_on_train ? Split::train : Split::eval;
-  if (!training.eval_only)
-    pairs.train = tokenize_pairs(*ctx.data, Split::train, *tokenizer, chat_template, training);
-  pairs.eval = tokenize_pairs(*ctx.data, pairs.eval_split, *tokenizer, chat_template, training);
-  return pairs;
-}
-
 }  // namespace
 
 DpoAlgorithm::DpoAlgorithm(const Config& config) {
@@ -101,7 +81,7 @@ void DpoAlgorithm::check(StageContext& ctx) {
 void DpoAlgorithm::run(StageContext& ctx) {
   auto model = prepare_policy(ctx, training_);
   if (!training_.eval_only && restore_completed_stage(ctx, *model)) return;
-  Pairs pairs = tokenize_stage_pairs(ctx, training_);
+  StagePairs pairs = tokenize_stage_pairs(ctx, training_);
   const auto& train_pairs = pairs.train;
   const auto& eval_pairs = pairs.eval;
   const Split eval_split = pairs.eval_split;

@@ -2,6 +2,7 @@
 
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/stage_context.hpp"
 #include "rlhf/tokenizer.hpp"
 #include "rlhf/training_config.hpp"
 
@@ -112,6 +113,19 @@ PairLogps split_pair_logps(const SequenceLogps& rows, std::int64_t pairs) {
 PairLogps concatenated_forward(CausalLM& model, const PairBatch& batch) {
   at::Tensor logits = model.forward(batch.batch.input_ids, batch.batch.attention_mask);
   return split_pair_logps(sequence_logps(logits, batch.batch.labels), batch.pairs);
+}
+
+StagePairs tokenize_stage_pairs(StageContext& ctx, const TrainingConfig& training) {
+  auto tokenizer = ctx.tokenizer();
+  auto chat_template = ChatTemplate::get(ctx.chat_template);
+  if (!ctx.data) throw Error("stage '" + ctx.stage_name + "': no data source");
+  StagePairs pairs;
+  const bool eval_on_train = training.eval_only && ctx.data->size(Split::eval) == 0;
+  pairs.eval_split = eval_on_train ? Split::train : Split::eval;
+  if (!training.eval_only)
+    pairs.train = tokenize_pairs(*ctx.data, Split::train, *tokenizer, chat_template, training);
+  pairs.eval = tokenize_pairs(*ctx.data, pairs.eval_split, *tokenizer, chat_template, training);
+  return pairs;
 }
 
 }  // namespace rlhf
