@@ -11,31 +11,11 @@
 #include "rlhf/file_writer.hpp"
 #include "rlhf/quantizer.hpp"
 #include "rlhf/safetensors.hpp"
+#include "torch_names.hpp"
 
 namespace rlhf {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string dtype_name(torch::ScalarType t) {
-  switch (t) {
-    case torch::kBFloat16:
-      return "bfloat16";
-    case torch::kFloat16:
-      return "float16";
-    default:
-      return "float32";
-  }
-}
-
-// The first line of a LibTorch message, without its C++ backtrace.
-std::string first_line(const c10::Error& e) {
-  std::string msg = e.what_without_backtrace();
-  return msg.substr(0, msg.find('\n'));
-}
-
-}  // namespace
 
 std::shared_ptr<CausalLM> load_causal_lm(const fs::path& dir, const LoadOptions& options) {
   if (!fs::is_directory(dir)) throw Error(dir.string() + ": model directory does not exist");
@@ -77,7 +57,7 @@ std::shared_ptr<CausalLM> load_causal_lm(const fs::path& dir, const LoadOptions&
     model = std::make_shared<CausalLM>(config, options.dtype, init);
   } catch (const c10::Error& e) {
     // e.g. out of memory on the device: the model folder, not a LibTorch backtrace.
-    throw Error(dir.string() + ": loading the model failed: " + first_line(e));
+    throw Error(dir.string() + ": loading the model failed: " + torch_error_line(e));
   }
   check_all_tensors_used(config, checkpoint, tracked, prequantized);
   return model;

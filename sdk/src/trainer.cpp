@@ -14,6 +14,7 @@
 #include "rlhf/metrics.hpp"
 #include "rlhf/progress.hpp"
 #include "rlhf/stage_context.hpp"
+#include "torch_names.hpp"
 
 namespace rlhf {
 
@@ -74,11 +75,6 @@ const std::pair<std::string, double>* first_non_finite(const Metrics& values) {
 // "1e+10", "inf", "nan" (never "-nan": the sign of a NaN means nothing to a user).
 std::string number(double value) { return std::isnan(value) ? "nan" : fmt::format("{:g}", value); }
 
-// [model].dtype as the pipeline spells it.
-std::string dtype_key(torch::ScalarType dtype) {
-  return dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kFloat16 ? "float16" : "float32";
-}
-
 // The keys that make a run diverge, with the values this stage ran with: what to change.
 std::string likely_keys(const TrainingConfig& c, torch::ScalarType dtype) {
   std::string out = "learning_rate = " + number(c.learning_rate);
@@ -89,14 +85,8 @@ std::string likely_keys(const TrainingConfig& c, torch::ScalarType dtype) {
   out += ", max_grad_norm = " + number(c.max_grad_norm) +
          (c.max_grad_norm > 0 ? "" : " (no clipping)") +
          ", adam_epsilon = " + number(c.adam_epsilon);
-  if (dtype != torch::kFloat32) out += ", model.dtype = " + dtype_key(dtype) + " (try float32)";
+  if (dtype != torch::kFloat32) out += ", model.dtype = " + dtype_name(dtype) + " (try float32)";
   return out;
-}
-
-// The first line of a LibTorch message, without its C++ backtrace.
-std::string first_line(const c10::Error& e) {
-  const std::string msg = e.what_without_backtrace();
-  return msg.substr(0, msg.find('\n'));
 }
 
 std::string format_metrics(const Metrics& values) {
@@ -161,7 +151,7 @@ Metrics Trainer::evaluate(const TrainingTask& task) {
     throw Error("stage '" + ctx_.stage_name + "': evaluation: " + bad->first + " is " +
                 number(bad->second) + ": the model's outputs are not finite, nothing reported" +
                 (ctx_.dtype != torch::kFloat32
-                     ? " (model.dtype = " + dtype_key(ctx_.dtype) + ": try float32)"
+                     ? " (model.dtype = " + dtype_name(ctx_.dtype) + ": try float32)"
                      : std::string()));
   return out;
 }
@@ -262,7 +252,7 @@ bool Trainer::train(const TrainingTask& task) {
       } catch (const c10::Error& e) {
         // LibTorch's own message (out of memory, a shape fault) with the stage and step it hit.
         throw Error("stage '" + ctx_.stage_name + "', step " +
-                    std::to_string(state.global_step + 1) + ": " + first_line(e));
+                    std::to_string(state.global_step + 1) + ": " + torch_error_line(e));
       }
       const double loss = r.loss.item<double>();
       // Checked every micro-batch, before backward: the weights still hold the last good step.
@@ -286,7 +276,7 @@ bool Trainer::train(const TrainingTask& task) {
     try {
       optimizer->step();
     } catch (const c10::Error& e) {
-      diverged(state.global_step + 1, "the optimizer update failed (" + first_line(e) + ")");
+      diverged(state.global_step + 1, "the optimizer update failed (" + torch_error_line(e) + ")");
     } catch (const std::exception& e) {
       // LibTorch reports a step size too large for the weights' dtype (learning_rate 1e39) as
       // std::runtime_error "value cannot be converted to type float without overflow".
