@@ -10,6 +10,7 @@
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/file_writer.hpp"
 #include "rlhf/logprobs.hpp"
 #include "rlhf/tokenizer.hpp"
 #include "subcommand.hpp"
@@ -113,37 +114,36 @@ int run_logprobs(const std::vector<std::string>& args) {
   torch::NoGradGuard no_grad;
 
   const fs::path out_file(out_path);
-  const fs::path tmp = out_file.string() + ".tmp";
-  std::ofstream out(tmp);
-  if (!out) throw rlhf::Error(tmp.string() + ": cannot open for writing");
-  for (std::size_t start = 0; start < pairs.size(); start += static_cast<std::size_t>(batch_size)) {
-    const std::size_t end = std::min(pairs.size(), start + static_cast<std::size_t>(batch_size));
-    // Chosen rows first, then rejected: one concatenated forward (algorithms.md).
-    std::vector<rlhf::PromptCompletionIds> rows;
-    for (int side = 0; side < 2; ++side)
-      for (std::size_t i = start; i < end; ++i) {
-        auto ids = chat.encode(*tokenizer, pairs[i].prompt,
-                               side == 0 ? pairs[i].chosen : pairs[i].rejected);
-        if (max_length > 0 || max_prompt_length > 0)
-          rlhf::truncate(ids, max_length, max_prompt_length);
-        rows.push_back(std::move(ids));
+  // Written under a temporary name and renamed: a failure (a full disk) names the file and
+  // leaves no partial output (rlhf/file_writer.hpp).
+  rlhf::write_file_atomically(out_file, [&](rlhf::FileWriter& out) {
+    for (std::size_t start = 0; start < pairs.size();
+         start += static_cast<std::size_t>(batch_size)) {
+      const std::size_t end = std::min(pairs.size(), start + static_cast<std::size_t>(batch_size));
+      // Chosen rows first, then rejected: one concatenated forward (algorithms.md).
+      std::vector<rlhf::PromptCompletionIds> rows;
+      for (int side = 0; side < 2; ++side)
+        for (std::size_t i = start; i < end; ++i) {
+          auto ids = chat.encode(*tokenizer, pairs[i].prompt,
+                                 side == 0 ? pairs[i].chosen : pairs[i].rejected);
+          if (max_length > 0 || max_prompt_length > 0)
+            rlhf::truncate(ids, max_length, max_prompt_length);
+          rows.push_back(std::move(ids));
+        }
+      const auto batch = rlhf::collate(rows, tokenizer->pad_id());
+      const auto logps =
+          rlhf::sequence_logps(model->forward(batch.input_ids, batch.attention_mask), batch.labels);
+      const auto n = static_cast<std::int64_t>(end - start);
+      for (std::int64_t i = 0; i < n; ++i) {
+        nlohmann::ordered_json line;
+        line["chosen_logps"] = logps.sum[i].item<double>();
+        line["rejected_logps"] = logps.sum[n + i].item<double>();
+        line["chosen_tokens"] = logps.tokens[i].item<std::int64_t>();
+        line["rejected_tokens"] = logps.tokens[n + i].item<std::int64_t>();
+        out.write(line.dump() + "\n");
       }
-    const auto batch = rlhf::collate(rows, tokenizer->pad_id());
-    const auto logps =
-        rlhf::sequence_logps(model->forward(batch.input_ids, batch.attention_mask), batch.labels);
-    const auto n = static_cast<std::int64_t>(end - start);
-    for (std::int64_t i = 0; i < n; ++i) {
-      nlohmann::ordered_json line;
-      line["chosen_logps"] = logps.sum[i].item<double>();
-      line["rejected_logps"] = logps.sum[n + i].item<double>();
-      line["chosen_tokens"] = logps.tokens[i].item<std::int64_t>();
-      line["rejected_tokens"] = logps.tokens[n + i].item<std::int64_t>();
-      out << line.dump() << "\n";
     }
-  }
-  out.close();
-  if (!out) throw rlhf::Error(tmp.string() + ": write failed");
-  fs::rename(tmp, out_file);
+  });
   std::cout << "logprobs: " << pairs.size() << " examples → " << out_file.string() << "\n";
   return 0;
 }
