@@ -23,6 +23,7 @@ void check_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>& l
     StagePlan& stage = pipeline.stages[i];
     // ctx.stage_dir is named but not created: --check writes nothing.
     StageContext ctx = stage_context(pipeline, i, policy, logger, check_model, loader);
+    ctx.check_only = true;
     if (stage.data) {
       stage.data->load(pipeline.seed);
       ctx.data = stage.data.get();

@@ -73,7 +73,6 @@ StageContext stage_context(Pipeline& pipeline, std::size_t index,
   ctx.device = device;
   ctx.dtype = policy->spec.dtype;
   ctx.seed = pipeline.seed;
-  ctx.run_dir = pipeline.output_dir;
   ctx.stage_dir = pipeline.output_dir / stage.name;
   ctx.logger = logger;
   ctx.chat_template = policy->spec.chat_template;

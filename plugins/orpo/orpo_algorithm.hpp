@@ -1,6 +1,7 @@
 // The "orpo" algorithm: Odds Ratio Preference Optimization (Hong et al. 2024,
-// https://arxiv.org/abs/2403.07691), on the SDK Trainer — SFT and preference alignment in one
-// stage, no reference model (orpo_loss.hpp).
+// https://arxiv.org/abs/2403.07691), a loss on the SDK's pair-preference stage
+// (rlhf/pair_preference.hpp) — SFT and preference alignment in one stage, no reference model
+// (orpo_loss.hpp).
 //
 //   [[stage]]
 //   name = "orpo"
@@ -8,15 +9,15 @@
 //   beta = 0.1                     # λ, weight of the odds-ratio term (paper: 0.1)
 //   # + every TrainingConfig key (learning_rate, max_steps, …; TRL names and defaults)
 //
-// eval_only = true: no training; evaluates the eval split (the train split when there is none),
-// logs eval_* metrics and writes `<stage_dir>/eval_predictions.jsonl`, one line per pair:
+// eval_only = true: no training; evaluates the eval split (the train split when there is none) in
+// one pass, logs eval_* metrics and writes `<stage_dir>/eval_predictions.jsonl`, one line per pair:
 // {"index", "source", "chosen_logps", "rejected_logps" (summed), "chosen_avg_logps",
 //  "rejected_avg_logps"}, plus `eval_preference_accuracy` (rlhf-host addition): the fraction of
 // pairs with log π_θ(y_w|x) > log π_θ(y_l|x).
 #pragma once
 
 #include "rlhf/algorithm.hpp"
-#include "rlhf/training_config.hpp"
+#include "rlhf/pair_preference.hpp"
 
 namespace rlhf {
 class Config;
@@ -27,13 +28,11 @@ namespace rlhf::orpo {
 class OrpoAlgorithm : public Algorithm {
  public:
   explicit OrpoAlgorithm(const Config& config);
-  void run(StageContext& ctx) override;
-  // The policy setup, the model's files and every pair tokenised, as run() does first.
-  void check(StageContext& ctx) override;
+  void run(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
+  void check(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
 
  private:
-  TrainingConfig training_;
-  double beta_ = 0.1;  // λ
+  PairPreference spec_;
 };
 
 }  // namespace rlhf::orpo

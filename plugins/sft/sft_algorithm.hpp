@@ -1,4 +1,5 @@
-// The "sft" algorithm: supervised fine-tuning on completions (sft_loss.hpp), on the SDK Trainer.
+// The "sft" algorithm: supervised fine-tuning on completions (sft_loss.hpp), on the SDK's stage
+// helpers (rlhf/stage.hpp).
 //
 //   [[stage]]
 //   name = "sft"
@@ -25,8 +26,8 @@ class SftAlgorithm : public Algorithm {
  public:
   explicit SftAlgorithm(const Config& config);
   void run(StageContext& ctx) override;
-  // The policy setup, the model's files and every example tokenised, as run() does first.
-  void check(StageContext& ctx) override;
+  // The stage helpers check instead of running under --check (ctx.check_only).
+  void check(StageContext& ctx) override { run(ctx); }
 
  private:
   TrainingConfig training_;

@@ -32,33 +32,4 @@ void report_metrics(StageContext& ctx, std::int64_t step, const Metrics& values,
   ctx.logger->info("[{}] {}{}", ctx.stage_name, what, text);
 }
 
-void run_eval_only(StageContext& ctx, Trainer& trainer, const TrainingTask& task, bool pairs,
-                   const PredictFn& predict) {
-  if (task.set_training) task.set_training(false);
-  std::vector<std::string> lines;
-  std::size_t correct = 0;
-  {
-    torch::NoGradGuard no_grad;
-    const auto batch = static_cast<std::size_t>(trainer.config().per_device_eval_batch_size);
-    for (std::size_t begin = 0; begin < task.eval_size; begin += batch) {
-      std::vector<std::size_t> indices;
-      for (std::size_t i = begin; i < std::min(task.eval_size, begin + batch); ++i)
-        indices.push_back(i);
-      EvalPredictions out = predict(indices);
-      lines.insert(lines.end(), out.lines.begin(), out.lines.end());
-      correct += out.correct;
-    }
-  }
-  write_jsonl(ctx.stage_dir / "eval_predictions.jsonl", lines);
-  Metrics eval = trainer.evaluate(task);
-  if (pairs)
-    eval.emplace_back("eval_preference_accuracy",
-                      task.eval_size == 0
-                          ? 0.0
-                          : static_cast<double>(correct) / static_cast<double>(task.eval_size));
-  report_metrics(ctx, 0, eval,
-                 "eval_only on " + std::to_string(task.eval_size) +
-                     (pairs ? " pairs" : " examples") + " (eval_predictions.jsonl)");
-}
-
 }  // namespace rlhf

@@ -100,7 +100,7 @@ PairBatch collate_pairs(const std::vector<TokenizedPair>& pairs,
 
 PairLogps split_pair_logps(const SequenceLogps& rows, std::int64_t pairs) {
   auto half = [pairs](const at::Tensor& t, std::int64_t start) {
-    return t.narrow(0, start, pairs);
+    return t.defined() ? t.narrow(0, start, pairs) : at::Tensor();  // e.g. a reference's logits
   };
   PairLogps out;
   out.chosen = {half(rows.sum, 0), half(rows.mean, 0), half(rows.tokens, 0),
@@ -113,19 +113,6 @@ PairLogps split_pair_logps(const SequenceLogps& rows, std::int64_t pairs) {
 PairLogps concatenated_forward(CausalLM& model, const PairBatch& batch) {
   at::Tensor logits = model.forward(batch.batch.input_ids, batch.batch.attention_mask);
   return split_pair_logps(sequence_logps(logits, batch.batch.labels), batch.pairs);
-}
-
-StagePairs tokenize_stage_pairs(StageContext& ctx, const TrainingConfig& training) {
-  auto tokenizer = ctx.tokenizer();
-  auto chat_template = ChatTemplate::get(ctx.chat_template);
-  if (!ctx.data) throw Error("stage '" + ctx.stage_name + "': no data source");
-  StagePairs pairs;
-  const bool eval_on_train = training.eval_only && ctx.data->size(Split::eval) == 0;
-  pairs.eval_split = eval_on_train ? Split::train : Split::eval;
-  if (!training.eval_only)
-    pairs.train = tokenize_pairs(*ctx.data, Split::train, *tokenizer, chat_template, training);
-  pairs.eval = tokenize_pairs(*ctx.data, pairs.eval_split, *tokenizer, chat_template, training);
-  return pairs;
 }
 
 }  // namespace rlhf

@@ -28,19 +28,6 @@ std::shared_ptr<CausalLM> prepare_policy(StageContext& ctx, const TrainingConfig
   return model;
 }
 
-NamedTensors trainable_parameters(StageContext& ctx, CausalLM& model) {
-  if (ctx.adapter) return ctx.adapter->named_parameters();
-  NamedTensors out;
-  for (const auto& item : model.named_parameters(/*recurse=*/true))
-    if (item.value().requires_grad()) out.emplace_back(item.key(), item.value());
-  return out;
-}
-
-void set_training_mode(StageContext& ctx, CausalLM& model, const TrainingConfig& config, bool on) {
-  model.train(on);
-  if (ctx.adapter) ctx.adapter->set_training(on && !config.disable_dropout);
-}
-
 std::filesystem::path save_stage_result(StageContext& ctx, CausalLM& model) {
   namespace fs = std::filesystem;
   const fs::path dir = ctx.stage_dir / (ctx.adapter ? "adapter" : "model");

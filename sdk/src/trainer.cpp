@@ -7,6 +7,7 @@
 #include <random>
 
 #include "rlhf/adapter.hpp"
+#include "rlhf/batch_pass.hpp"
 #include "rlhf/checkpoint.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/finite.hpp"
@@ -143,11 +144,12 @@ void Trainer::check_weights(std::int64_t step, const TrainingTask& task) const {
                          " NaN or Inf values after the update");
 }
 
-Metrics Trainer::evaluate(const TrainingTask& task) {
-  Metrics out = evaluate_split(task);
+std::optional<Metrics> Trainer::evaluate(const TrainingTask& task, const EvalObserver& observe) {
+  std::optional<Metrics> out = evaluate_split(task, observe);
+  if (!out) return out;
   // eval_only: the weights were checked at load, so a non-finite value comes from the forward
   // pass itself (e.g. bfloat16 overflow); no metric is reported from it.
-  if (const auto* bad = first_non_finite(out))
+  if (const auto* bad = first_non_finite(*out))
     throw Error("stage '" + ctx_.stage_name + "': evaluation: " + bad->first + " is " +
                 number(bad->second) + ": the model's outputs are not finite, nothing reported" +
                 (ctx_.dtype != torch::kFloat32
@@ -156,25 +158,27 @@ Metrics Trainer::evaluate(const TrainingTask& task) {
   return out;
 }
 
-Metrics Trainer::evaluate_split(const TrainingTask& task) {
+std::optional<Metrics> Trainer::evaluate_split(const TrainingTask& task,
+                                               const EvalObserver& observe) {
   Metrics out;
   if (task.eval_size == 0) return out;
   if (task.set_training) task.set_training(false);
   torch::NoGradGuard no_grad;
   LogWindow sums;
-  std::size_t batch = static_cast<std::size_t>(config_.per_device_eval_batch_size);
-  for (std::size_t begin = 0; begin < task.eval_size; begin += batch) {
-    std::vector<std::size_t> indices;
-    for (std::size_t i = begin; i < std::min(task.eval_size, begin + batch); ++i)
-      indices.push_back(i);
-    StepOutput r = task.step(indices, Split::eval);
-    double weight = static_cast<double>(indices.size());
-    sums.add("loss", r.loss.item<double>() * weight);
-    for (const auto& [name, value] : r.metrics) sums.add(name, value * weight);
-  }
+  const bool complete = for_each_batch(ctx_, "evaluating", task.eval_size,
+                                       static_cast<std::size_t>(config_.per_device_eval_batch_size),
+                                       [&](const std::vector<std::size_t>& indices) {
+                                         StepOutput r = task.step(indices, Split::eval);
+                                         double weight = static_cast<double>(indices.size());
+                                         sums.add("loss", r.loss.item<double>() * weight);
+                                         for (const auto& [name, value] : r.metrics)
+                                           sums.add(name, value * weight);
+                                         if (observe) observe(indices, r);
+                                       });
+  if (task.set_training) task.set_training(true);
+  if (!complete) return std::nullopt;
   for (const auto& [name, sum] : sums.sums)
     out.emplace_back("eval_" + name, sum / static_cast<double>(task.eval_size));
-  if (task.set_training) task.set_training(true);
   return out;
 }
 
@@ -313,14 +317,15 @@ bool Trainer::train(const TrainingTask& task) {
     }
     if (config_.eval_steps > 0 && state.global_step % config_.eval_steps == 0 &&
         task.eval_size > 0) {
-      Metrics eval = evaluate_split(task);
-      check_metrics(state.global_step, eval, "the");
-      log(state.global_step, epoch, eval);
       progress.clear();
-      if (ctx_.logger)
-        ctx_.logger->info("[{}] eval at step {}{}", ctx_.stage_name, state.global_step,
-                          format_metrics(eval));
-      evaluated_last = true;
+      if (auto eval = evaluate_split(task, {})) {  // nullopt: Ctrl-C, checkpointed below
+        check_metrics(state.global_step, *eval, "the");
+        log(state.global_step, epoch, *eval);
+        if (ctx_.logger)
+          ctx_.logger->info("[{}] eval at step {}{}", ctx_.stage_name, state.global_step,
+                            format_metrics(*eval));
+        evaluated_last = true;
+      }
     }
     const bool stop = ctx_.stop_requested();
     if ((config_.save_steps > 0 && state.global_step % config_.save_steps == 0) ||
@@ -338,13 +343,16 @@ bool Trainer::train(const TrainingTask& task) {
   // The caller saves these weights as the stage's result next.
   check_weights(state.global_step, task);
   if (task.eval_size > 0 && !evaluated_last) {
-    Metrics eval = evaluate_split(task);
-    check_metrics(state.global_step, eval, "the");
-    log(state.global_step,
-        static_cast<double>(state.epoch) +
-            static_cast<double>(state.micro_batch) / static_cast<double>(micro_per_epoch),
-        eval);
-    if (ctx_.logger) ctx_.logger->info("[{}] final eval{}", ctx_.stage_name, format_metrics(eval));
+    // A Ctrl-C here skips the final eval only: the trained weights are complete and saved.
+    if (auto eval = evaluate_split(task, {})) {
+      check_metrics(state.global_step, *eval, "the");
+      log(state.global_step,
+          static_cast<double>(state.epoch) +
+              static_cast<double>(state.micro_batch) / static_cast<double>(micro_per_epoch),
+          *eval);
+      if (ctx_.logger)
+        ctx_.logger->info("[{}] final eval{}", ctx_.stage_name, format_metrics(*eval));
+    }
   }
   return true;
 }

@@ -69,7 +69,6 @@ struct AlgoRun {
       StageContext ctx;
       ctx.stage_name = name;
       ctx.seed = 11;
-      ctx.run_dir = dir;
       ctx.stage_dir = dir / name;
       ctx.metrics = &sink;
       ctx.data = data.get();

@@ -48,7 +48,7 @@ struct ToyTask {
       auto pred = torch::dropout(x, dropout, train).matmul(w) + b;
       auto loss = (pred - y).pow(2).mean();
       double mae = (pred - y).abs().mean().item<double>();
-      return StepOutput{loss, {{"mae", mae}}, static_cast<std::int64_t>(indices.size()) * 4};
+      return StepOutput{loss, {{"mae", mae}}, static_cast<std::int64_t>(indices.size()) * 4, {}};
     };
   }
 };
@@ -93,7 +93,6 @@ StageContext context(const fs::path& dir, MetricsSink* sink) {
   StageContext ctx;
   ctx.stage_name = "toy";
   ctx.seed = 1234;
-  ctx.run_dir = dir;
   ctx.stage_dir = dir / "toy";
   ctx.metrics = sink;
   return ctx;
@@ -126,8 +125,16 @@ TEST(Trainer, ResumeFromMidRunCheckpointReproducesTheRunExactly) {
     ToyTask tb;
     MetricsSink sink(b);
     StageContext ctx = context(b, &sink);
-    int steps = 0;
-    ctx.stop_requested = [&steps] { return ++steps >= 5; };
+    // Ctrl-C arrives during optimizer step 5 (2 micro-batches per step); evaluation passes ask
+    // too, so the predicate counts training micro-batches, not calls.
+    int train_micro_batches = 0;
+    auto step = tb.task.step;
+    tb.task.step = [&train_micro_batches, step](const std::vector<std::size_t>& indices,
+                                                Split split) {
+      if (split == Split::train) ++train_micro_batches;
+      return step(indices, split);
+    };
+    ctx.stop_requested = [&train_micro_batches] { return train_micro_batches >= 10; };
     Trainer trainer(ctx, toy_config());
     EXPECT_FALSE(trainer.train(tb.task));
     EXPECT_TRUE(fs::exists(ctx.stage_dir / "checkpoint-5" / "trainer_state.json"));

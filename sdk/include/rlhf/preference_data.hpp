@@ -43,15 +43,6 @@ std::vector<TokenizedPair> tokenize_pairs(const DataSource& data, Split split,
                                           const ChatTemplate& chat_template,
                                           const TrainingConfig& config);
 
-// The pairs a preference stage trains and evaluates on, from ctx.data with the stage's tokenizer
-// and chat template; eval_only without an eval split evaluates the train split. An example that
-// is no preference record throws, naming its file:line. Shared by run() and check().
-struct StagePairs {
-  std::vector<TokenizedPair> train, eval;
-  Split eval_split = Split::eval;
-};
-StagePairs tokenize_stage_pairs(StageContext& ctx, const TrainingConfig& training);
-
 // One SFT row: prompt + completion (prompt masked from the loss), or for a `text` example the
 // whole text as completion (every token trains).
 PromptCompletionIds tokenize_completion(const Example& example, const Tokenizer& tokenizer,

@@ -36,8 +36,7 @@ struct StageContext {
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;  // compute dtype of the model ([model].dtype)
   std::uint64_t seed = 0;               // [run].seed
-  std::filesystem::path run_dir;        // [run].output_dir
-  std::filesystem::path stage_dir;      // run_dir / stage_name (created by the host)
+  std::filesystem::path stage_dir;      // [run].output_dir / stage_name (created by the host)
 
   std::shared_ptr<spdlog::logger> logger;  // console + run.log
   MetricsSink* metrics = nullptr;          // metrics.jsonl (+ TensorBoard)
@@ -56,6 +55,10 @@ struct StageContext {
   RewardModel* reward_model = nullptr;
 
   bool resume = false;  // --resume: continue from the newest checkpoint in stage_dir
+  // `rlhf-host --check`: Algorithm::check() runs with this set; model() returns the structure
+  // without weights and stage_dir does not exist. The stage helpers (stage.hpp) check instead of
+  // running, so an algorithm built on them can implement check() as run().
+  bool check_only = false;
   // True once SIGINT/SIGTERM arrived: finish the current step, checkpoint, return.
   std::function<bool()> stop_requested = [] { return false; };
 };

@@ -22,14 +22,6 @@ struct TrainingConfig;
 // gradient checkpointing when asked.
 std::shared_ptr<CausalLM> prepare_policy(StageContext& ctx, const TrainingConfig& config);
 
-// The adapter's parameters (PEFT names) when there is an adapter, else every model parameter
-// that requires grad (a full fine-tune).
-NamedTensors trainable_parameters(StageContext& ctx, CausalLM& model);
-
-// Training mode on/off for the model and the adapter's dropout; with `disable_dropout` (TRL's
-// default) dropout stays off while training too.
-void set_training_mode(StageContext& ctx, CausalLM& model, const TrainingConfig& config, bool on);
-
 // Writes the stage result into ctx.stage_dir: `adapter/` (PEFT layout) with an adapter, else
 // `model/` (full weights, Hugging Face layout), then the marker `stage_complete.json`. Returns
 // the folder written. The folder is written as `<name>.tmp` and swapped in whole, the marker

@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,7 +51,14 @@ struct StepOutput {
   torch::Tensor loss;       // scalar; differentiable when training
   Metrics metrics;          // the algorithm's metrics (means over the micro-batch), TRL names
   std::int64_t tokens = 0;  // tokens that went through the model (for tokens_per_second)
+  // eval_only: per-example values for eval_predictions.jsonl, each a [B] tensor in the order of
+  // the step's indices (e.g. {"chosen_logps", …}); the Trainer ignores them while training.
+  std::vector<std::pair<std::string, torch::Tensor>> predictions;
 };
+
+// Called after each eval micro-batch with its indices and what the step returned.
+using EvalObserver =
+    std::function<void(const std::vector<std::size_t>& indices, const StepOutput& output)>;
 
 struct TrainingTask {
   NamedTensors trainable;  // what AdamW updates (adapter parameters or the full model)
@@ -75,16 +83,18 @@ class Trainer {
   bool train(const TrainingTask& task);
 
   // Mean of each metric (and `loss`) over the eval split, weighted by micro-batch size, with
-  // names prefixed "eval_". Empty when there is no eval split. A value that is not finite
-  // throws rlhf::Error naming the stage and the metric (nothing is reported from it).
-  Metrics evaluate(const TrainingTask& task);
+  // names prefixed "eval_", in one pass that also hands every batch to `observe`. Empty when
+  // there is no eval split; nullopt when ctx.stop_requested() interrupted the pass. A value
+  // that is not finite throws rlhf::Error naming the stage and the metric (nothing is reported
+  // from it). Shows progress like training does.
+  std::optional<Metrics> evaluate(const TrainingTask& task, const EvalObserver& observe = {});
 
   std::int64_t total_steps(const TrainingTask& task) const;
   const TrainingConfig& config() const { return config_; }
 
  private:
   void log(std::int64_t step, double epoch, const Metrics& values);
-  Metrics evaluate_split(const TrainingTask& task);
+  std::optional<Metrics> evaluate_split(const TrainingTask& task, const EvalObserver& observe);
   // Throws the one-line divergence error for (1-based) optimizer step `step`: the stage, the
   // step, `what` was not finite, the checkpoint kept, and the keys that usually cause it.
   [[noreturn]] void diverged(std::int64_t step, const std::string& what) const;

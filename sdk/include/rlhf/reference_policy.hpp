@@ -1,0 +1,96 @@
+// ReferencePolicy — π_ref of the KL-regularised losses (DPO, KTO, PPO's KL penalty): the log-probs
+// the policy is compared against, from whichever source the stage's keys name (TRL's names):
+//
+//   reference_free = true        no reference (its log-probs count as 0)
+//   ref_model = "DIR"            a separate model, loaded in the policy's dtype/device, frozen
+//   ref_adapter = "stage_start"  the policy's adapter as the stage starts, frozen (TRL's
+//                                ref_adapter_name: SFT → DPO stays QLoRA, the NF4 base untouched)
+//   ref_adapter = "DIR"          a PEFT adapter folder (same r / target_modules as the policy's)
+//   (none of these)              the policy with its adapter disabled; with no adapter the policy
+//                                itself, frozen by precomputing before it changes
+//   precompute_ref_log_probs = true   every row's reference log-probs are computed once before
+//                                training, cached in <stage_dir>/reference_logps.safetensors so a
+//                                --resume reuses them, and looked up by row index afterwards
+//
+// The algorithm describes its rows once (how many splits, how to batch them); the reference then
+// answers `logps(split, indices, batch)` for the same batch the policy saw, live or from the cache.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rlhf/batch.hpp"
+#include "rlhf/data_source.hpp"
+#include "rlhf/logprobs.hpp"
+
+namespace rlhf {
+
+class CausalLM;
+class Config;
+struct Stage;
+struct StageContext;
+
+struct ReferenceOptions {
+  bool reference_free = false;
+  std::string ref_model;    // a model folder, or empty
+  std::string ref_adapter;  // "stage_start", a PEFT folder, or empty
+  bool precompute = false;  // precompute_ref_log_probs
+
+  // Reads reference_free, ref_model, ref_adapter and precompute_ref_log_probs (default false) and
+  // rejects contradictions (ref_model with ref_adapter, either with reference_free), naming the
+  // key.
+  static ReferenceOptions read(const Config& config);
+};
+
+class ReferencePolicy {
+ public:
+  // The padded batch of `indices` of a split's rows, as the algorithm's step builds it.
+  using BatchFn = std::function<Batch(Split split, const std::vector<std::size_t>& indices)>;
+
+  // `train_rows` / `eval_rows`: the number of examples of each split the stage will index; each
+  // example's batch has `rows_per_example` rows (2 for a chosen/rejected pair: chosen rows first,
+  // then rejected). Loads ref_model / ref_adapter; with ctx.check_only only checks their files.
+  // Precomputes now when asked (or when nothing else can serve as reference); returns with
+  // stopped() true if Ctrl-C interrupted that.
+  ReferencePolicy(StageContext& ctx, Stage& stage, ReferenceOptions options, std::size_t train_rows,
+                  std::size_t eval_rows, int rows_per_example, BatchFn batch);
+  ~ReferencePolicy();
+  ReferencePolicy(const ReferencePolicy&) = delete;
+  ReferencePolicy& operator=(const ReferencePolicy&) = delete;
+
+  bool is_reference_free() const { return options_.reference_free; }
+  bool stopped() const { return stopped_; }
+  // Which source serves the log-probs, for logs: "none", "ref_model …", "the policy with its
+  // adapter disabled", …, plus ", precomputed".
+  std::string describe() const;
+
+  // Reference log-probs (sum, mean, tokens; no grad) of `batch` = batch(split, indices):
+  // looked up when precomputed, else one forward. Undefined tensors when reference-free.
+  SequenceLogps logps(Split split, const std::vector<std::size_t>& indices, const Batch& batch);
+
+ private:
+  SequenceLogps forward(const Batch& batch);
+  bool precompute_all();
+
+  StageContext& ctx_;
+  Stage& stage_;
+  ReferenceOptions options_;
+  std::size_t sizes_[2];
+  int rows_per_example_;
+  BatchFn batch_;
+  std::shared_ptr<CausalLM> ref_model_;
+  std::vector<std::pair<std::string, at::Tensor>> ref_adapter_;  // frozen adapter weights
+  bool use_policy_itself_ = false;  // no adapter, no ref_model: the (frozen) starting policy
+  bool precomputed_ = false;
+  bool stopped_ = false;
+  // Precomputed: per split, [examples, rows_per_example] sums / means / tokens.
+  struct Table {
+    at::Tensor sum, mean, tokens;
+  };
+  Table table_[2];
+};
+
+}  // namespace rlhf

@@ -1,0 +1,242 @@
+#include "rlhf/reference_policy.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "rlhf/adapter.hpp"
+#include "rlhf/batch_pass.hpp"
+#include "rlhf/causal_lm.hpp"
+#include "rlhf/causal_lm_check.hpp"
+#include "rlhf/config.hpp"
+#include "rlhf/error.hpp"
+#include "rlhf/safetensors.hpp"
+#include "rlhf/stage.hpp"
+#include "rlhf/stage_context.hpp"
+#include "rlhf/stage_setup.hpp"
+
+namespace rlhf {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCacheFile = "reference_logps.safetensors";
+const char* split_name(Split split) { return split == Split::train ? "train" : "eval"; }
+int slot(Split split) { return split == Split::train ? 0 : 1; }
+
+}  // namespace
+
+ReferenceOptions ReferenceOptions::read(const Config& config) {
+  ReferenceOptions o;
+  o.reference_free = config.get<bool>("reference_free", false);
+  o.ref_model = config.get<std::string>("ref_model", "");
+  o.ref_adapter = config.get<std::string>("ref_adapter", "");
+  o.precompute = config.get<bool>("precompute_ref_log_probs", false);
+  if (!o.ref_model.empty() && o.reference_free)
+    config.fail("ref_model", "cannot be combined with reference_free = true");
+  if (!o.ref_adapter.empty() && o.reference_free)
+    config.fail("ref_adapter", "cannot be combined with reference_free = true");
+  if (!o.ref_adapter.empty() && !o.ref_model.empty())
+    config.fail("ref_adapter", "cannot be combined with ref_model: choose one reference");
+  return o;
+}
+
+ReferencePolicy::ReferencePolicy(StageContext& ctx, Stage& stage, ReferenceOptions options,
+                                 std::size_t train_rows, std::size_t eval_rows,
+                                 int rows_per_example, BatchFn batch)
+    : ctx_(ctx),
+      stage_(stage),
+      options_(std::move(options)),
+      sizes_{train_rows, eval_rows},
+      rows_per_example_(rows_per_example),
+      batch_(std::move(batch)) {
+  if (options_.reference_free) return;
+  if (!options_.ref_model.empty()) {
+    LoadOptions load;  // the policy's dtype and device, never quantized
+    load.dtype = ctx.dtype;
+    load.device = ctx.device;
+    ref_model_ = ctx.check_only ? check_causal_lm(options_.ref_model, load)
+                                : load_causal_lm(options_.ref_model, load);
+    if (ctx.check_only) return;
+    ref_model_->eval();
+    for (auto& p : ref_model_->parameters()) p.set_requires_grad(false);
+  } else if (!options_.ref_adapter.empty()) {
+    if (!stage.adapter)
+      throw Error("stage '" + ctx.stage_name +
+                  "': ref_adapter needs an [adapter] in the pipeline (the reference is that "
+                  "adapter with other, frozen weights)");
+    auto live = stage.adapter->named_parameters();
+    if (options_.ref_adapter == "stage_start") {
+      for (const auto& [name, tensor] : live)
+        ref_adapter_.emplace_back(name, tensor.detach().clone());
+    } else {
+      const fs::path file = fs::path(options_.ref_adapter) / "adapter_model.safetensors";
+      if (!fs::exists(file))
+        throw Error(file.string() + ": no such file (ref_adapter must be a PEFT adapter folder)");
+      SafetensorsFile saved(file);
+      for (const auto& [name, tensor] : live) {
+        if (!saved.contains(name))
+          throw Error(file.string() + ": tensor '" + name +
+                      "' of the policy's adapter is missing (the reference adapter must have the "
+                      "same r and target_modules)");
+        const auto& shape = saved.entry(name).shape;
+        if (shape != tensor.sizes().vec())
+          throw Error(file.string() + ": tensor '" + name + "' has shape " +
+                      c10::str(c10::IntArrayRef(shape)) + ", the policy's adapter " +
+                      c10::str(tensor.sizes()) + " (same r and target_modules needed)");
+        if (!ctx.check_only) ref_adapter_.emplace_back(name, saved.load(name).to(tensor.options()));
+      }
+    }
+    if (ctx.check_only) return;
+  } else if (!stage.adapter) {
+    use_policy_itself_ = true;
+  }
+  if (ctx.check_only) return;
+  const bool eval_only = stage.training.eval_only;
+  if (use_policy_itself_ && !eval_only && !options_.precompute && ctx.logger)
+    ctx.logger->info(
+        "[{}] no adapter and no ref_model: precomputing reference log-probs before the policy "
+        "changes",
+        ctx.stage_name);
+  if (use_policy_itself_ && eval_only && ctx.logger)
+    ctx.logger->info(
+        "[{}] eval_only with no adapter and no ref_model: the reference is the policy itself, so "
+        "rewards are 0 and eval_loss is log 2; eval_preference_accuracy compares the policy's "
+        "own log-probs (set ref_model or reference_free for rewards)",
+        ctx.stage_name);
+  if (options_.precompute || (use_policy_itself_ && !eval_only)) stopped_ = !precompute_all();
+}
+
+ReferencePolicy::~ReferencePolicy() = default;
+
+std::string ReferencePolicy::describe() const {
+  std::string what = options_.reference_free         ? "none (reference_free)"
+                     : ref_model_                    ? "ref_model " + options_.ref_model
+                     : !options_.ref_adapter.empty() ? "ref_adapter " + options_.ref_adapter
+                     : use_policy_itself_            ? "the starting policy"
+                                                     : "the policy with its adapter disabled";
+  return what + (precomputed_ ? ", precomputed" : "");
+}
+
+SequenceLogps ReferencePolicy::forward(const Batch& batch) {
+  torch::NoGradGuard no_grad;
+  at::Tensor logits;
+  if (ref_model_) {
+    logits = ref_model_->forward(batch.input_ids, batch.attention_mask);
+  } else if (!ref_adapter_.empty()) {
+    // The frozen weights go into the live adapter for this forward and come back bit for bit.
+    // In-place on purpose: callers run the reference before the policy's forward of the step,
+    // so no autograd graph holds these tensors yet.
+    auto live = stage_.adapter->named_parameters();
+    std::vector<at::Tensor> saved;
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      saved.push_back(live[i].second.detach().clone());
+      live[i].second.detach().copy_(ref_adapter_[i].second);
+    }
+    stage_.adapter->set_training(false);
+    try {
+      logits = stage_.model->forward(batch.input_ids, batch.attention_mask);
+    } catch (...) {
+      for (std::size_t i = 0; i < live.size(); ++i) live[i].second.detach().copy_(saved[i]);
+      stage_.set_training(stage_.is_training());
+      throw;
+    }
+    for (std::size_t i = 0; i < live.size(); ++i) live[i].second.detach().copy_(saved[i]);
+    stage_.set_training(stage_.is_training());
+  } else {
+    AdapterDisabled reference(stage_.adapter);  // a no-op without adapter (the policy itself)
+    logits = stage_.model->forward(batch.input_ids, batch.attention_mask);
+  }
+  SequenceLogps out = sequence_logps(logits, batch.labels);
+  return out;
+}
+
+SequenceLogps ReferencePolicy::logps(Split split, const std::vector<std::size_t>& indices,
+                                     const Batch& batch) {
+  if (options_.reference_free) return {};
+  if (!precomputed_) return forward(batch);
+  const Table& t = table_[slot(split)];
+  std::vector<std::int64_t> idx(indices.begin(), indices.end());
+  const at::Tensor i = torch::tensor(idx, torch::kInt64);
+  // [P, k] → rows in batch order: slot 0 of every example, then slot 1, …
+  auto rows = [&](const at::Tensor& table) {
+    return table.index_select(0, i).t().reshape({-1}).to(ctx_.device);
+  };
+  SequenceLogps out;
+  out.sum = rows(t.sum);
+  out.mean = rows(t.mean);
+  out.tokens = rows(t.tokens);
+  return out;
+}
+
+bool ReferencePolicy::precompute_all() {
+  const fs::path cache = ctx_.stage_dir / kCacheFile;
+  const auto k = static_cast<std::int64_t>(rows_per_example_);
+  if (ctx_.resume && fs::exists(cache)) {
+    SafetensorsFile file(cache);
+    bool fits = true;
+    for (Split split : {Split::train, Split::eval}) {
+      const std::string name = std::string(split_name(split)) + ".sum";
+      const std::vector<std::int64_t> want{static_cast<std::int64_t>(sizes_[slot(split)]), k};
+      if (!file.contains(name) || file.entry(name).shape != want) fits = false;
+    }
+    if (fits) {
+      for (Split split : {Split::train, Split::eval}) {
+        const std::string s = split_name(split);
+        table_[slot(split)] = {file.load(s + ".sum"), file.load(s + ".mean"),
+                               file.load(s + ".tokens")};
+      }
+      precomputed_ = true;
+      if (ctx_.logger)
+        ctx_.logger->info("[{}] --resume: reference log-probs from {}", ctx_.stage_name,
+                          cache.string());
+      return true;
+    }
+  }
+  const bool was_training = stage_.is_training();
+  stage_.set_training(false);
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (Split split : {Split::train, Split::eval}) {
+    const std::size_t n = sizes_[slot(split)];
+    Table t{torch::zeros({static_cast<std::int64_t>(n), k}),
+            torch::zeros({static_cast<std::int64_t>(n), k}),
+            torch::zeros({static_cast<std::int64_t>(n), k})};
+    const bool complete = for_each_batch(
+        ctx_, std::string("reference log-probs (") + split_name(split) + ")", n,
+        static_cast<std::size_t>(stage_.training.per_device_eval_batch_size),
+        [&](const std::vector<std::size_t>& indices) {
+          SequenceLogps l = forward(batch_(split, indices));
+          std::vector<std::int64_t> idx(indices.begin(), indices.end());
+          const at::Tensor i = torch::tensor(idx, torch::kInt64);
+          const auto p = static_cast<std::int64_t>(indices.size());
+          // Batch rows are slot-major (all chosen rows, then all rejected rows).
+          auto put = [&](at::Tensor& table, const at::Tensor& rows) {
+            table.index_copy_(0, i,
+                              rows.detach().to(torch::kCPU).to(torch::kFloat).reshape({k, p}).t());
+          };
+          put(t.sum, l.sum);
+          put(t.mean, l.mean);
+          put(t.tokens, l.tokens);
+        });
+    if (!complete) {
+      stage_.set_training(was_training);
+      return false;
+    }
+    const std::string s = split_name(split);
+    tensors.emplace_back(s + ".sum", t.sum);
+    tensors.emplace_back(s + ".mean", t.mean);
+    tensors.emplace_back(s + ".tokens", t.tokens);
+    table_[slot(split)] = t;
+  }
+  stage_.set_training(was_training);
+  precomputed_ = true;
+  fs::create_directories(ctx_.stage_dir);
+  save_safetensors(cache, tensors, {{"format", "pt"}, {"content", "reference log-probs"}});
+  if (ctx_.logger)
+    ctx_.logger->info("[{}] precomputed reference log-probs of {} + {} examples ({})",
+                      ctx_.stage_name, sizes_[0], sizes_[1], cache.string());
+  return true;
+}
+
+}  // namespace rlhf
