@@ -45,7 +45,12 @@ void print_plugin_table(std::ostream& out, const PluginRegistry& registry,
   std::vector<std::array<std::string, 5>> rows{{"KIND", "NAME", "VERSION", "ABI", "FILE"}};
   for (const auto& p : registry.plugins())
     rows.push_back({to_string(p.kind), p.name, p.version,
-                    p.abi_ok ? "ok" : "MISMATCH (" + p.abi_tag + ")", p.file.string()});
+                    p.abi_ok ? "ok"
+                    : p.abi_tag != sdk_abi_tag()
+                        ? "MISMATCH (" + p.abi_tag + ")"
+                        : "MISMATCH (ABI " + std::to_string(RLHF_SDK_ABI_VERSION) + "." +
+                              std::to_string(p.abi_minor) + ")",
+                    p.file.string()});
   std::array<std::size_t, 5> width{};
   for (const auto& row : rows)
     for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());

@@ -97,8 +97,23 @@ void PluginRegistry::inspect(const fs::path& file) {
                       or_empty(m.description),
                       or_empty(m.abi_tag),
                       file,
-                      false};
-  record.abi_ok = m.abi_version == RLHF_SDK_ABI_VERSION && record.abi_tag == sdk_abi_tag();
+                      false,
+                      0,
+                      {}};
+  // abi_minor exists in manifests of ABI 3 and later: read it only once the major matched.
+  const bool same_tag = m.abi_version == RLHF_SDK_ABI_VERSION && record.abi_tag == sdk_abi_tag();
+  record.abi_minor = same_tag ? m.abi_minor : 0;
+  record.abi_ok = same_tag && abi_compatible(m.abi_version, record.abi_minor, RLHF_SDK_ABI_VERSION,
+                                             RLHF_SDK_ABI_MINOR);
+  if (!same_tag)
+    record.abi_problem = "plugin built for '" + record.abi_tag + "', host is '" + sdk_abi_tag() +
+                         "' (rebuild the plugin against this SDK)";
+  else if (!record.abi_ok)
+    record.abi_problem =
+        "plugin built against SDK ABI " + std::to_string(m.abi_version) + "." +
+        std::to_string(record.abi_minor) + ", host has " + std::to_string(RLHF_SDK_ABI_VERSION) +
+        "." + std::to_string(RLHF_SDK_ABI_MINOR) +
+        " (a newer minor: update rlhf-host, or rebuild the plugin against this SDK)";
   if (record.name.empty()) throw Error(file.string() + ": plugin manifest has an empty name");
   if (const PluginRecord* other = find(record.kind, record.name))
     throw Error("duplicate " + std::string(to_string(record.kind)) + " plugin '" + record.name +
@@ -139,8 +154,7 @@ const PluginRecord& PluginRegistry::require(PluginKind kind, const std::string& 
   }
   if (!record->abi_ok)
     throw Error(record->file.string() + ": ABI mismatch for " + to_string(kind) + " plugin '" +
-                name + "': plugin built for '" + record->abi_tag + "', host is '" + sdk_abi_tag() +
-                "' (rebuild the plugin against this SDK)");
+                name + "': " + record->abi_problem);
   return *record;
 }
 

@@ -10,6 +10,7 @@
 // Objects are created only by create(), so only the plugins a pipeline names are instantiated.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -31,6 +32,9 @@ struct PluginRecord {
   std::string name, version, description, abi_tag;
   std::filesystem::path file;
   bool abi_ok;
+  std::uint32_t abi_minor = 0;  // the SDK ABI minor the plugin was built against
+  // Why the plugin cannot be loaded (empty when abi_ok): both tags, or both MAJOR.MINOR.
+  std::string abi_problem;
 };
 
 class PluginRegistry {

@@ -100,7 +100,8 @@ TEST_F(Cli, UnknownLogLevelIsAnError) {
 }
 
 TEST_F(Cli, ListPluginsShowsKindNameVersionAbiAndFile) {
-  auto r = run_host("--list-plugins" + plugin_path_args({"good", "abi_mismatch"}));
+  auto r =
+      run_host("--list-plugins" + plugin_path_args({"good", "abi_mismatch", "abi_newer_minor"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::istringstream lines(r.output);
   std::map<std::string, std::vector<std::string>> rows;  // name → columns
@@ -127,6 +128,12 @@ TEST_F(Cli, ListPluginsShowsKindNameVersionAbiAndFile) {
   ASSERT_TRUE(rows.count("test_abi_mismatch"));
   EXPECT_EQ(rows["test_abi_mismatch"][3], "MISMATCH");
   EXPECT_NE(r.output.find("(sdk1-torch0.0-gcc0-test-mismatch)"), std::string::npos);
+  ASSERT_TRUE(rows.count("test_abi_newer_minor"));
+  EXPECT_EQ(rows["test_abi_newer_minor"][3], "MISMATCH");
+  EXPECT_NE(r.output.find("(ABI " + std::to_string(RLHF_SDK_ABI_VERSION) + "." +
+                          std::to_string(RLHF_SDK_ABI_MINOR + 1) + ")"),
+            std::string::npos)
+      << r.output;
   EXPECT_EQ(r.output.find("test_not_a_plugin"), std::string::npos);
 }
 

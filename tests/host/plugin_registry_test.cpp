@@ -122,6 +122,32 @@ TEST(PluginRegistry, AbiMismatchIsRecordedAndRefusedNamingFileAndBothTags) {
   EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
 }
 
+TEST(PluginRegistry, NewerAbiMinorIsRefusedOlderOrEqualLoads) {
+  // Same major: a plugin may be older than the host (it cannot use what it does not know), never
+  // newer (it may call what the host lacks).
+  EXPECT_TRUE(rlhf::abi_compatible(3, 0, 3, 0));
+  EXPECT_TRUE(rlhf::abi_compatible(3, 1, 3, 4));
+  EXPECT_FALSE(rlhf::abi_compatible(3, 2, 3, 1));
+  EXPECT_FALSE(rlhf::abi_compatible(2, 0, 3, 0));
+  EXPECT_FALSE(rlhf::abi_compatible(4, 0, 3, 9));
+
+  PluginRegistry registry({kTestPlugins / "abi_newer_minor"});
+  ASSERT_EQ(registry.plugins().size(), 1u);
+  const auto& record = registry.plugins()[0];
+  EXPECT_EQ(record.abi_tag, rlhf::sdk_abi_tag());  // the tag matches: only the minor is newer
+  EXPECT_FALSE(record.abi_ok);
+  EXPECT_EQ(record.abi_minor, RLHF_SDK_ABI_MINOR + 1u);
+  auto msg = error_of([&] {
+    registry.create<rlhf::Algorithm>(PluginKind::algorithm, "test_abi_newer_minor", rlhf::Config());
+  });
+  const std::string host =
+      std::to_string(RLHF_SDK_ABI_VERSION) + "." + std::to_string(RLHF_SDK_ABI_MINOR);
+  const std::string plugin =
+      std::to_string(RLHF_SDK_ABI_VERSION) + "." + std::to_string(RLHF_SDK_ABI_MINOR + 1);
+  EXPECT_NE(msg.find("built against SDK ABI " + plugin + ", host has " + host), std::string::npos)
+      << msg;
+}
+
 TEST(PluginRegistry, UnloadableLibraryIsAnErrorNamingFileAndSymbol) {
   auto msg = error_of([&] { PluginRegistry registry({kTestPlugins / "unloadable"}); });
   EXPECT_NE(msg.find((kTestPlugins / "unloadable" / "librlhf_test_unloadable.so").string()),

@@ -8,7 +8,8 @@
 //   RLHF_PLUGIN(rlhf::PluginKind::algorithm, MyLoss, "my_loss", "0.1.0", "My preference loss")
 //
 // The host loads the library, calls the entry point, and refuses the plugin unless its
-// `abi_tag` equals the host's (one line naming the file and both tags). Plugins pass C++ and
+// `abi_tag` equals the host's and its ABI minor is not newer than the host's (version.hpp; one
+// line naming the file and both versions). Plugins pass C++ and
 // LibTorch types across the boundary, so the tag pins the SDK ABI version, the LibTorch version
 // and the compiler's C++ ABI: all three must match for the objects to be layout-compatible.
 #pragma once
@@ -49,6 +50,7 @@ struct PluginManifest {
   // accepts, validate them, and throw rlhf::ConfigError on bad values; it must not do heavy
   // work (no weight loading): `rlhf-host --check` constructs plugins to validate a pipeline.
   Plugin* (*create)(const Config& config);
+  std::uint32_t abi_minor;  // RLHF_SDK_ABI_MINOR the plugin was built with (since ABI 3)
 };
 
 // The host-side signature of the entry point.
@@ -67,7 +69,8 @@ using PluginEntryPoint = const PluginManifest* (*)();
   RLHF_PLUGIN_ENTRY_POINT() {                                                                 \
     static const ::rlhf::PluginManifest manifest{                                             \
         RLHF_SDK_ABI_VERSION, RLHF_ABI_TAG, KIND, NAME, VERSION, DESCRIPTION,                 \
-        [](const ::rlhf::Config& config) -> ::rlhf::Plugin* { return new CLASS(config); }};   \
+        [](const ::rlhf::Config& config) -> ::rlhf::Plugin* { return new CLASS(config); },    \
+        RLHF_SDK_ABI_MINOR};                                                                  \
     return &manifest;                                                                         \
   }
 // clang-format on

@@ -3,12 +3,24 @@
 
 #include <torch/version.h>
 
-// Bump rule: increment RLHF_SDK_ABI_VERSION whenever a public SDK header changes the layout or
-// virtual table of a class a plugin sees (an interface gains/loses/reorders a virtual function,
-// a struct passed across the boundary gains a field). Plugins built against another value are
-// refused by the host with a message printing both tags.
+// The SDK ABI is MAJOR.MINOR, like GStreamer's plugin versions. A plugin loads when it was
+// built against the host's major and a minor no newer than the host's; otherwise the host lists
+// it and refuses to create it, printing both versions.
+//  - RLHF_SDK_ABI_VERSION (major): bump when a public header changes what an existing plugin
+//    relies on: an interface gains/loses/reorders a virtual function, a struct or class that
+//    crosses the boundary gains, loses or retypes a field, a function's signature changes.
+//    Reset the minor to 0.
+//  - RLHF_SDK_ABI_MINOR: bump for pure additions an older plugin never sees: a new function,
+//    a new class or header, a new enum value no plugin receives.
+// tests/sdk/contract_test.cpp pins a hash of the public headers (comments and whitespace aside)
+// to MAJOR.MINOR in sdk/contract.lock, so a header change without a bump fails the suite.
 // 2: Algorithm::check() and Quantizer::trainable() (virtual functions appended).
-#define RLHF_SDK_ABI_VERSION 2
+// 3: stage helpers (stage.hpp, pair_preference.hpp, reference_policy.hpp); StageContext lost
+//    run_dir and gained check_only; StepOutput gained predictions; PluginManifest gained abi_minor.
+#define RLHF_SDK_ABI_VERSION 3
+#ifndef RLHF_SDK_ABI_MINOR  // a test plugin overrides it to pose as built against a newer SDK
+#define RLHF_SDK_ABI_MINOR 0
+#endif
 #define RLHF_SDK_VERSION "0.1.0"
 
 #define RLHF_STRINGIFY_(x) #x
@@ -28,8 +40,8 @@
 #define RLHF_CXXABI_TAG "cxxabi-unknown"
 #endif
 
-// e.g. "sdk1-torch1.13-gcc12-cxx11abi1". Only the torch major.minor counts: patch releases
-// keep the C++ ABI.
+// e.g. "sdk3-torch1.13-gcc12-cxx11abi1": the SDK ABI major (the minor is checked on its own,
+// see abi_compatible), the torch major.minor (patch releases keep the C++ ABI), the compiler.
 #ifndef RLHF_ABI_TAG
 // (kept by hand: clang-format would put one argument per line)
 // clang-format off
@@ -42,4 +54,11 @@
 namespace rlhf {
 // The tag the SDK (and so the host) was built with.
 const char* sdk_abi_tag();
+
+// Whether a plugin built against SDK ABI plugin_major.plugin_minor may be loaded by a host of
+// host_major.host_minor: same major, plugin minor ≤ host minor.
+constexpr bool abi_compatible(unsigned plugin_major, unsigned plugin_minor, unsigned host_major,
+                              unsigned host_minor) {
+  return plugin_major == host_major && plugin_minor <= host_minor;
+}
 }  // namespace rlhf
