@@ -120,7 +120,8 @@ int run_logprobs(const std::vector<std::string>& args) {
     for (std::size_t start = 0; start < pairs.size();
          start += static_cast<std::size_t>(batch_size)) {
       const std::size_t end = std::min(pairs.size(), start + static_cast<std::size_t>(batch_size));
-      // Chosen rows first, then rejected: one concatenated forward (algorithms.md).
+      // Chosen rows first, then rejected: one concatenated forward
+      // (docs/algorithms.md, "Notation").
       std::vector<rlhf::PromptCompletionIds> rows;
       for (int side = 0; side < 2; ++side)
         for (std::size_t i = start; i < end; ++i) {

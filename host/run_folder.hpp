@@ -1,5 +1,5 @@
 // What a new run does with an output_dir that a previous run wrote into (docs/reliability.md,
-// "run folder ownership"). Results are: a non-empty metrics.jsonl, and in any stage folder a
+// family "run folder ownership"). Results are: a non-empty metrics.jsonl, and in any stage folder a
 // stage_complete.json, model/, adapter/, eval_predictions.jsonl or checkpoint-<step>/.
 //
 //   no flag      a folder with results is refused (exit 1): appending a new run's metrics and

@@ -20,7 +20,7 @@
 namespace rlhf::host {
 
 // A malformed command line (unknown, missing or ill-typed option): exit code 2, like the
-// pipeline command line's own usage errors (README.md, "Errors and exit codes").
+// pipeline command line's own usage errors (README.md, "Command line").
 class UsageError : public Error {
  public:
   using Error::Error;

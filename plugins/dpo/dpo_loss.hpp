@@ -3,11 +3,11 @@
 // Direct Preference Optimization: Your Language Model is Secretly a Reward Model
 // (Rafailov et al. 2023, https://arxiv.org/abs/2305.18290): "we can optimize the policy
 // directly with a simple binary cross-entropy objective". With policy π_θ, reference π_ref,
-// chosen y_w and rejected y_l (algorithms.md, "DPO"):
+// chosen y_w and rejected y_l (docs/algorithms.md, "DPO"):
 //
 //   pi_logratios  = log π_θ(y_w|x) − log π_θ(y_l|x)
 //   ref_logratios = log π_ref(y_w|x) − log π_ref(y_l|x)      (0 when reference-free)
-//   logits        = pi_logratios − ref_logratios             (h in algorithms.md)
+//   logits        = pi_logratios − ref_logratios             (h in docs/algorithms.md)
 //
 //   sigmoid  −(1−ε)·logσ(β·h) − ε·logσ(−β·h)                 (cDPO label smoothing ε)
 //   robust   (−(1−ε)·logσ(β·h) + ε·logσ(−β·h)) / (1 − 2ε)    (Chowdhury et al. 2024, arXiv

@@ -1,5 +1,5 @@
-// One line of a JSONL dataset → rlhf::Example, for every format TRL reads (algorithms.md,
-// "Data formats"):
+// One line of a JSONL dataset → rlhf::Example, for every format TRL reads
+// (docs/algorithms.md, "Data formats"):
 //
 //   preference, standard        {"prompt": str, "chosen": str, "rejected": str}
 //   preference, conversational  {"prompt": [msgs], "chosen": [msgs], "rejected": [msgs]}

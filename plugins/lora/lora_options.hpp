@@ -1,5 +1,5 @@
 // The "lora" adapter's settings ([adapter] table), their validation and PEFT's
-// adapter_config.json (formats.md, "LoRA adapters").
+// adapter_config.json (docs/formats.md, "LoRA adapters").
 //
 //   r              = 8                       # rank
 //   alpha          = 8                       # scaling numerator; PEFT's name `lora_alpha` is

@@ -3,7 +3,7 @@
 // ORPO: Monolithic Preference Optimization without Reference Model (Hong et al. 2024,
 // https://arxiv.org/abs/2403.07691): "a minor penalty for the disfavored generation style is
 // sufficient for preference-aligned SFT". With length-normalised policy log-probs
-// a_w = avg log π_θ(y_w|x), a_l = avg log π_θ(y_l|x) (algorithms.md, "ORPO"):
+// a_w = avg log π_θ(y_w|x), a_l = avg log π_θ(y_l|x) (docs/algorithms.md, "ORPO"):
 //
 //   log_odds(a)    = a − log(1 − exp(a))            (log1p(−exp(a)) for stability)
 //   log_odds_chosen = log_odds(a_w) − log_odds(a_l)  (z)

@@ -1,5 +1,5 @@
 // Double quantization of NF4 block scales (bitsandbytes `compress_statistics`,
-// transformers `bnb_4bit_use_double_quant`; formats.md).
+// transformers `bnb_4bit_use_double_quant`; docs/formats.md, "Double quantization").
 //
 //   offset = mean(absmax)
 //   codes, nested_absmax = 8-bit blockwise quantization of (absmax - offset), block 256, with

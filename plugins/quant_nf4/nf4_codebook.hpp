@@ -1,5 +1,5 @@
-// The NF4 codebook of bitsandbytes (`quant_type="nf4"`, formats.md) and the decision
-// thresholds bitsandbytes' quantizer compares against.
+// The NF4 codebook of bitsandbytes (`quant_type="nf4"`, docs/formats.md, "NF4") and the
+// decision thresholds bitsandbytes' quantizer compares against.
 #pragma once
 
 #include <array>

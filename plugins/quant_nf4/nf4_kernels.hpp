@@ -1,5 +1,5 @@
 // Blockwise NF4 quantization and dequantization, bit-compatible with bitsandbytes
-// (formats.md, "NF4").
+// (docs/formats.md, "NF4").
 //
 // n = numel of the weight, flattened row-major; blocks = ceil(n / blocksize).
 //   packed: uint8 [ceil(n/2), 1], byte k = idx[2k] << 4 | idx[2k+1] (first element high nibble;

@@ -12,7 +12,8 @@
 
 namespace rlhf::nf4 {
 
-// Everything an NF4 weight consists of (tensor shapes as in formats.md).
+// Everything an NF4 weight consists of (tensor shapes as in
+// docs/formats.md, "4-bit checkpoint keys").
 struct NF4Storage {
   std::int64_t out_features = 0;
   std::int64_t in_features = 0;

@@ -1,5 +1,6 @@
-// Supervised fine-tuning loss (algorithms.md, "SFT"): the mean token-level cross-entropy over
-// the completion tokens of the batch (prompt and padding masked, TRL's completion-only loss),
+// Supervised fine-tuning loss (docs/algorithms.md, "SFT"): the mean token-level cross-entropy
+// over the completion tokens of the batch (prompt and padding masked, TRL's completion-only
+// loss),
 //
 //   loss = −Σ_{rows} Σ_{t ∈ completion} log π(y_t | x, y_<t) / (number of completion tokens)
 //

@@ -1,4 +1,5 @@
-// Grouped-query self-attention with causal, padding and sliding-window masks (formats.md).
+// Grouped-query self-attention with causal, padding and sliding-window masks
+// (docs/formats.md, "Model computation").
 #include <cmath>
 #include <limits>
 

@@ -1,4 +1,5 @@
-// Chat templates: the strings the families' Hugging Face Jinja templates render (formats.md).
+// Chat templates: the strings the families' Hugging Face Jinja templates render
+// (docs/formats.md, "Chat templates").
 #include "rlhf/chat_template.hpp"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Which checkpoint tensors a model load used (docs/reliability.md, "model loading").
+// Which checkpoint tensors a model load used (docs/reliability.md, family "model loading").
 //
 // A tensor of the checkpoint that the model config does not describe (a layer beyond
 // num_hidden_layers, biases the config turns off) would be missing from every result saved

@@ -1,5 +1,6 @@
 // sequence_logps: the one place log-probabilities of completions are computed
-// (algorithms.md: summed over completion tokens only, logits at t-1 predict token t).
+// (docs/algorithms.md, "Notation": summed over completion tokens only, logits at t-1 predict
+// token t).
 #include "rlhf/logprobs.hpp"
 
 #include <torch/torch.h>

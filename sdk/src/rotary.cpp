@@ -1,4 +1,5 @@
-// Rotary position embeddings, transformers' rotate-half convention (formats.md).
+// Rotary position embeddings, transformers' rotate-half convention
+// (docs/formats.md, "Model computation").
 #include "causal_lm_impl.hpp"
 
 namespace rlhf::detail {

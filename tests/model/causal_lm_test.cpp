@@ -1,6 +1,6 @@
-// CausalLM logits against a naive per-position reference written here from formats.md (double
-// precision, plain loops over positions and heads, no model code), plus save/load and
-// gradient checkpointing.
+// CausalLM logits against a naive per-position reference written here from
+// docs/formats.md, "Model computation" (double precision, plain loops over positions and heads,
+// no model code), plus save/load and gradient checkpointing.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -199,7 +199,7 @@ TEST(CausalLM, SaveLoadRoundTripShardedAndUnsharded) {
     EXPECT_EQ(loaded->config().rope_scaling_factor, 2.0);
     EXPECT_TRUE(torch::equal(loaded->forward(ids, mask), ref)) << sub;
   }
-  // HF names and shapes (formats.md).
+  // HF names and shapes (docs/formats.md, "Llama / Mistral checkpoints").
   rlhf::SafetensorsCheckpoint ckpt(dir.path() / "one");
   EXPECT_EQ(ckpt.entry("model.layers.1.self_attn.k_proj.weight").shape,
             (std::vector<std::int64_t>{16, 32}));

@@ -1,5 +1,5 @@
 // Double quantization of NF4 block scales: bitsandbytes' signed dynamic map and the 8-bit
-// blockwise round trip (formats.md, "Double quantization").
+// blockwise round trip (docs/formats.md, "Double quantization").
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

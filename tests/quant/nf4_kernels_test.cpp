@@ -1,4 +1,4 @@
-// NF4 quantization against hand-built blocks, bit for bit (formats.md, "NF4").
+// NF4 quantization against hand-built blocks, bit for bit (docs/formats.md, "NF4").
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -13,7 +13,7 @@ using namespace rlhf::nf4;
 
 namespace {
 
-// The codebook as printed in formats.md (typed independently of the plugin's table).
+// The codebook as printed in docs/formats.md, "NF4" (typed independently of the plugin's table).
 const std::vector<double> kCodebook = {-1.0,
                                        -0.6961928009986877,
                                        -0.5250730514526367,

@@ -1,6 +1,6 @@
 // Step-0 losses and metrics of the sft, dpo and orpo algorithms, run end to end on a tiny
-// model through the SDK Trainer, against algorithms.md's formulas computed here from log-probs
-// of each row taken separately (no padding, no concatenation, double precision).
+// model through the SDK Trainer, against the formulas of docs/algorithms.md computed here from
+// log-probs of each row taken separately (no padding, no concatenation, double precision).
 #include <gtest/gtest.h>
 
 #include <cmath>

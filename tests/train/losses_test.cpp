@@ -1,5 +1,5 @@
-// The loss functions against algorithms.md's formulas, computed here element by element in
-// double precision from the same log-probs.
+// The loss functions against the formulas of docs/algorithms.md, computed here element by
+// element in double precision from the same log-probs.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -30,7 +30,7 @@ struct Fixture {
   }
 };
 
-// Per-pair loss of algorithms.md's table.
+// Per-pair loss of the loss_type table in docs/algorithms.md, "DPO".
 double expected_dpo(const Fixture& f, std::int64_t i, dpo::LossType type, double beta, double eps) {
   const bool ipo = type == dpo::LossType::ipo;
   double pc = elem(ipo ? f.policy.chosen_mean : f.policy.chosen, i);

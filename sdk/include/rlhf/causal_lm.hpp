@@ -1,6 +1,7 @@
 // CausalLM — a Llama/Mistral decoder-only language model with Hugging Face semantics
-// (formats.md): RMSNorm, rotate-half RoPE, grouped-query attention with causal + padding masks
-// (+ sliding window), SwiGLU MLP. Every projection is an rlhf::Linear.
+// (docs/formats.md, "Model computation"): RMSNorm, rotate-half RoPE, grouped-query attention
+// with causal + padding masks (+ sliding window), SwiGLU MLP. Every projection is an
+// rlhf::Linear.
 //
 // Shapes: B = batch, T = sequence length, H = hidden size, V = vocab size.
 #pragma once

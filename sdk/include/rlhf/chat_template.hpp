@@ -1,6 +1,7 @@
 // Chat templates by name: "zephyr", "chatml", "llama-2", "mistral", "none" — each producing
-// exactly what the family's Hugging Face Jinja template renders (formats.md), and the exact
-// prompt/completion split so prompt tokens can be masked from losses.
+// exactly what the family's Hugging Face Jinja template renders
+// (docs/formats.md, "Chat templates"), and the exact prompt/completion split so prompt tokens
+// can be masked from losses.
 #pragma once
 
 #include <cstdint>

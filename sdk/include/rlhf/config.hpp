@@ -16,7 +16,7 @@
 // Wrong types throw rlhf::ConfigError "expected <type>, got <type>" at the value's location.
 // TOML's nan and inf (also inside arrays) are refused for every key ("must be a finite
 // number"), and an integer that does not fit `int` is refused, never wrapped: no key of
-// rlhf-host means a value that is not finite (docs/reliability.md, "numeric keys").
+// rlhf-host means a value that is not finite (docs/reliability.md, family "numeric keys").
 #pragma once
 
 #include <cstdint>

@@ -14,7 +14,7 @@ struct Message {
   bool operator==(const Message& o) const { return role == o.role && content == o.content; }
 };
 
-// A record normalised from any supported data format (algorithms.md, "Data formats").
+// A record normalised from any supported data format (docs/algorithms.md, "Data formats").
 // Standard-format strings become single messages: a prompt string is one "user" message, a
 // chosen/rejected/completion string one "assistant" message; `conversational` says which form
 // the source used (the "none" chat template concatenates contents as they are).

@@ -2,7 +2,7 @@
 // missing folder) as an rlhf::Error naming the file and the system's reason, e.g.
 //   runs/x/sft/checkpoint-2.tmp/optimizer.pt: cannot write: No space left on device
 // An std::ofstream only sets a bit that callers forget to test, and LibTorch's serializer aborts
-// the process when its stream fails while it unwinds (docs/reliability.md, "disk full").
+// the process when its stream fails while it unwinds (docs/reliability.md, family "disk full").
 #pragma once
 
 #include <cstddef>

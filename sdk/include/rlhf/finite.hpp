@@ -1,5 +1,5 @@
 // Finiteness of tensors: the checks that keep NaN and Inf out of results (docs/reliability.md,
-// "non-finite training" and "model loading").
+// families "non-finite training" and "model loading").
 //
 // Checking a large tensor with isfinite() allocates a bool tensor of the same size; these
 // helpers go through it in slices, so checking a 500M-entry embedding costs one pass over the

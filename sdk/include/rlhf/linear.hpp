@@ -1,4 +1,5 @@
-// rlhf::Linear — every projection of the model (architecture.md, principle 4).
+// rlhf::Linear — every projection of the model
+// (docs/architecture.md, "Linear, quantizers and adapters").
 //
 //   y = base(x) [+ bias] [+ adapter(x)]
 //

@@ -1,5 +1,5 @@
 // ModelConfig — the fields of a Hugging Face `config.json` for LlamaForCausalLM /
-// MistralForCausalLM (formats.md, "Llama / Mistral checkpoints").
+// MistralForCausalLM (docs/formats.md, "Llama / Mistral checkpoints").
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // From Examples to model inputs for the preference losses (DPO, ORPO, …) and SFT:
 // tokenise with the chat template, truncate as TRL does, collate with dynamic padding, and run
-// chosen and rejected through ONE concatenated forward (algorithms.md).
+// chosen and rejected through ONE concatenated forward (docs/algorithms.md, "Notation").
 //
 //   auto pairs = tokenize_pairs(*ctx.data, Split::train, *tokenizer, chat_template, training);
 //   PairBatch batch = collate_pairs(pairs, indices, tokenizer->pad_id());

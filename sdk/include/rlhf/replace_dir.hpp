@@ -2,7 +2,8 @@
 // a subcommand's `--out` folder is written under a temporary name next to its real one and then
 // swapped in, so a kill (SIGKILL, a second Ctrl-C, a full disk) at any instant leaves the
 // previous folder or the new one under the real name, plus leftovers under temporary names that
-// clean_leftovers() removes on the next run (docs/reliability.md, "atomic writes").
+// clean_leftovers() removes on the next run
+// (docs/reliability.md, "Run folders, atomic writes, faults").
 //
 // Temporary names, next to the real name X:
 //   X.tmp            being written (a file or a folder)

@@ -1,4 +1,5 @@
-// safetensors — reader and writer for the Hugging Face tensor file format (formats.md).
+// safetensors — reader and writer for the Hugging Face tensor file format
+// (docs/formats.md, "safetensors").
 //
 // File = u64 little-endian header length N, N bytes of JSON, then the byte buffer. The reader
 // memory-maps the file and validates the whole header before any tensor is read: JSON parses,

@@ -1,6 +1,7 @@
 // TensorBoardWriter — writes scalars as a TensorBoard event file, so
-// `tensorboard --logdir <output_dir>` shows the training curves (formats.md, "TensorBoard event
-// files"). Attach one to a MetricsSink; it needs no TensorFlow or protobuf library.
+// `tensorboard --logdir <output_dir>` shows the training curves
+// (docs/formats.md, "TensorBoard event files"). Attach one to a MetricsSink; it needs no
+// TensorFlow or protobuf library.
 //
 // File: `<dir>/events.out.tfevents.<unix time>.<hostname>`, a sequence of records
 //   u64 length | u32 masked_crc32c(length bytes) | data | u32 masked_crc32c(data)

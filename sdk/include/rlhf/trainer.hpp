@@ -16,7 +16,7 @@
 //     Ctrl-C (ctx.stop_requested()): finish the step, checkpoint, return false.
 //   At the end, evaluate once more (if there is an eval split and the last step did not).
 //
-// Numbers that are not finite stop the run (docs/reliability.md, "non-finite training"): a
+// Numbers that are not finite stop the run (docs/reliability.md, family "non-finite training"): a
 // NaN/Inf training loss or metric (checked every micro-batch, before backward), gradient norm
 // (before the optimizer step), eval metric, or trainable weight (checked before every
 // checkpoint and before train() returns true) throws rlhf::Error naming the stage, the step,
