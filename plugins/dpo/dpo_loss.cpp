@@ -74,4 +74,12 @@ DpoLossOutput dpo_loss(const ChosenRejectedLogps& policy, const ChosenRejectedLo
   return out;
 }
 
+RpoLossOutput rpo_loss(const DpoLossOutput& dpo, const SequenceLogps& policy_chosen,
+                       double rpo_alpha) {
+  RpoLossOutput out;
+  out.nll_loss = mean_token_nll(policy_chosen);
+  out.loss = dpo.losses.mean() + rpo_alpha * out.nll_loss;
+  return out;
+}
+
 }  // namespace rlhf::dpo

@@ -18,11 +18,24 @@
 // Implicit rewards are always from summed log-probs and detached:
 //   chosen_rewards = β·(log π_θ(y_w) − log π_ref(y_w)), rejected_rewards likewise.
 // Checked against TRL's DPOTrainer.dpo_loss (trl/trainer/dpo_trainer.py).
+//
+// RPO (config key `rpo_alpha`, TRL DPOConfig.rpo_alpha, default unset = off; the RPO paper,
+// Pang et al. 2024, arXiv 2404.19733, recommends 1.0): loss = mean(dpo losses) + α·L_SFT, with
+// L_SFT = mean_token_nll(policy chosen) (rlhf/logprobs.hpp). TRL's DPOTrainer.concatenated_forward
+// computes "nll_loss" as F.cross_entropy over the chosen rows only (logits[:num_examples]),
+// averaged over their completion tokens (it passes ignore_index=0 because its masked labels
+// are 0, so a real token id 0 is skipped there too; here only masked positions are), and
+// get_batch_loss_metrics adds `rpo_alpha * nll_loss` to every pair's loss before the mean —
+// the same number. Metric `nll_loss` (logged only when rpo_alpha is set). TRL 0.28 deprecates
+// rpo_alpha as "equivalent to including "sft" in loss_type" (its multi-loss form); the key is
+// kept here under the name users know.
 #pragma once
 
 #include <string>
 
 #include <ATen/core/Tensor.h>
+
+#include "rlhf/logprobs.hpp"
 
 namespace rlhf::dpo {
 
@@ -50,5 +63,15 @@ struct DpoLossOutput {
 DpoLossOutput dpo_loss(const ChosenRejectedLogps& policy, const ChosenRejectedLogps& reference,
                        double beta, LossType loss_type, double label_smoothing,
                        bool reference_free = false);
+
+struct RpoLossOutput {
+  at::Tensor loss;      // scalar: mean(dpo.losses) + α·nll_loss
+  at::Tensor nll_loss;  // scalar: mean_token_nll(policy_chosen), differentiable
+};
+
+// DPO + NLL of the chosen completions. `dpo` is dpo_loss's output for the same pairs;
+// `policy_chosen` the policy's sequence_logps of the chosen half (with `tokens`).
+RpoLossOutput rpo_loss(const DpoLossOutput& dpo, const SequenceLogps& policy_chosen,
+                       double rpo_alpha);
 
 }  // namespace rlhf::dpo

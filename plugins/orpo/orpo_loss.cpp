@@ -14,7 +14,7 @@ OrpoLossOutput orpo_loss(const SequenceLogps& chosen, const SequenceLogps& rejec
   OrpoLossOutput out;
   out.log_odds_chosen = log_odds(a_w) - log_odds(a_l);
   out.ratio = -torch::nn::functional::softplus(-out.log_odds_chosen);  // logσ(z)
-  out.nll_loss = -chosen.sum.sum() / chosen.tokens.sum().clamp_min(1.0);
+  out.nll_loss = mean_token_nll(chosen);
   out.loss = out.nll_loss - beta * out.ratio.mean();
   out.chosen_rewards = (beta * a_w).detach();
   out.rejected_rewards = (beta * a_l).detach();

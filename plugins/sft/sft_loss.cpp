@@ -10,9 +10,8 @@ namespace rlhf::sft {
 SftLossOutput sft_loss(const at::Tensor& logits, const at::Tensor& labels) {
   SequenceLogps logps = sequence_logps(logits, labels);
   SftLossOutput out;
-  at::Tensor tokens = logps.tokens.sum();
-  out.loss = -logps.sum.sum() / tokens.clamp_min(1.0);
-  out.completion_tokens = static_cast<std::int64_t>(tokens.item<double>());
+  out.loss = mean_token_nll(logps);
+  out.completion_tokens = static_cast<std::int64_t>(logps.tokens.sum().item<double>());
   {
     torch::NoGradGuard no_grad;
     const auto T = logits.size(1);

@@ -44,4 +44,8 @@ SequenceLogps sequence_logps(const at::Tensor& logits, const at::Tensor& labels)
   return out;
 }
 
+at::Tensor mean_token_nll(const SequenceLogps& chosen) {
+  return -chosen.sum.sum() / chosen.tokens.sum().clamp_min(1.0);
+}
+
 }  // namespace rlhf

@@ -8,5 +8,9 @@ target_sources(${RLHF_TEST_TARGET} PRIVATE
   ${PROJECT_SOURCE_DIR}/plugins/orpo/orpo_loss.cpp
   ${PROJECT_SOURCE_DIR}/plugins/orpo/orpo_algorithm.cpp
   ${PROJECT_SOURCE_DIR}/plugins/sft/sft_loss.cpp
-  ${PROJECT_SOURCE_DIR}/plugins/sft/sft_algorithm.cpp)
+  ${PROJECT_SOURCE_DIR}/plugins/sft/sft_algorithm.cpp
+  ${PROJECT_SOURCE_DIR}/plugins/simpo/simpo_loss.cpp
+  ${PROJECT_SOURCE_DIR}/plugins/cpo/cpo_loss.cpp
+  ${PROJECT_SOURCE_DIR}/plugins/kto/kto_loss.cpp
+  ${PROJECT_SOURCE_DIR}/plugins/kto/kto_batch.cpp)
 target_include_directories(${RLHF_TEST_TARGET} PRIVATE ${PROJECT_SOURCE_DIR}/plugins)

@@ -16,4 +16,12 @@ struct SequenceLogps {
 // on masked positions. The logits at position t-1 predict the label at position t.
 SequenceLogps sequence_logps(const at::Tensor& logits, const at::Tensor& labels);
 
+// The SFT term of the preference losses that carry one (ORPO's L_SFT, CPO's cpo_alpha, DPO's
+// rpo_alpha): the mean negative log-likelihood per completion token over the whole batch,
+// −Σ_i sum_i / Σ_i tokens_i (scalar, differentiable). This is TRL's nn.CrossEntropyLoss over the
+// chosen rows' labels with padding and prompt ignored: every token weighs the same, so long
+// completions weigh more than short ones (not a mean of per-row means). 0 when the batch has no
+// completion tokens.
+at::Tensor mean_token_nll(const SequenceLogps& chosen);
+
 }  // namespace rlhf
