@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The quickstart: build rlhf-host, make two tiny models and a synthetic preference task, train
-# them with ORPO, SFT→DPO (full fine-tune) and QLoRA SFT→DPO (NF4 base + LoRA, bfloat16), and
+# them with ORPO, SimPO, CPO, KTO, SFT→DPO (full fine-tune) and QLoRA SFT→DPO (NF4 base + LoRA,
+# bfloat16), and
 # print held-out preference accuracy before and after.
 #
 #   scripts/quickstart.sh            # everything: on 2 cores ~6 min to build the host and
@@ -38,7 +39,7 @@ PY
 }
 
 declare -A RESULT
-for pipeline in orpo sft-dpo qlora-sft-dpo; do
+for pipeline in orpo simpo cpo kto sft-dpo qlora-sft-dpo; do
   echo "== pipeline examples/$pipeline.toml"
   rm -rf "runs/$pipeline"
   start=$(date +%s)
@@ -49,7 +50,7 @@ done
 
 echo
 echo "== held-out preference accuracy (polite preferred over rude)"
-for pipeline in orpo sft-dpo qlora-sft-dpo; do
+for pipeline in orpo simpo cpo kto sft-dpo qlora-sft-dpo; do
   echo "  $pipeline: ${RESULT[$pipeline]}"
 done
 echo "metrics: runs/<pipeline>/metrics.jsonl (tensorboard --logdir runs)"

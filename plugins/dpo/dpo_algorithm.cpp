@@ -8,10 +8,6 @@ namespace rlhf::dpo {
 
 namespace {
 
-double batch_mean(const at::Tensor& t) {
-  return t.detach().to(torch::kDouble).mean().item<double>();
-}
-
 ChosenRejectedLogps dpo_inputs(const PairLogps& p) {
   return {p.chosen.sum, p.rejected.sum, p.chosen.mean, p.rejected.mean};
 }
@@ -33,6 +29,9 @@ DpoAlgorithm::DpoAlgorithm(const Config& config) {
     config.fail("loss_type", e.what());
   }
   const double label_smoothing = config.get<double>("label_smoothing", 0.0);
+  const bool rpo = config.has("rpo_alpha");  // TRL: unset = off
+  const double rpo_alpha = config.get<double>("rpo_alpha", 0.0);
+  if (rpo && !(rpo_alpha >= 0)) config.fail("rpo_alpha", "must be >= 0");
   if (!(beta > 0)) config.fail("beta", "must be > 0");
   if (label_smoothing < 0 || label_smoothing >= 0.5)
     config.fail("label_smoothing", "must be in [0, 0.5)");
@@ -44,19 +43,17 @@ DpoAlgorithm::DpoAlgorithm(const Config& config) {
   spec_.loss = [=](const PairLogps& policy, const PairLogps& reference) {
     DpoLossOutput out = dpo_loss(dpo_inputs(policy), dpo_inputs(reference), beta, loss_type,
                                  label_smoothing, reference_free);
-    const auto& r_w = out.chosen_rewards;
-    const auto& r_l = out.rejected_rewards;
     PairLoss loss;
     loss.loss = out.losses.mean();
-    loss.metrics = {{"rewards/chosen", batch_mean(r_w)},
-                    {"rewards/rejected", batch_mean(r_l)},
-                    {"rewards/accuracies", batch_mean((r_w > r_l).to(torch::kFloat))},
-                    {"rewards/margins", batch_mean(r_w - r_l)},
-                    {"logps/chosen", batch_mean(policy.chosen.sum)},
-                    {"logps/rejected", batch_mean(policy.rejected.sum)},
-                    {"logits/chosen", batch_mean(policy.chosen.logits_mean)},
-                    {"logits/rejected", batch_mean(policy.rejected.logits_mean)}};
-    loss.predictions = {{"chosen_reward", r_w}, {"rejected_reward", r_l}};
+    loss.metrics = pair_reward_metrics(out.chosen_rewards, out.rejected_rewards, policy.chosen.sum,
+                                       policy.rejected.sum, policy);
+    if (rpo) {  // RPO: + α·NLL of the chosen completions (dpo_loss.hpp)
+      RpoLossOutput with_nll = rpo_loss(out, policy.chosen, rpo_alpha);
+      loss.loss = with_nll.loss;
+      loss.metrics.emplace_back("nll_loss", batch_mean(with_nll.nll_loss));
+    }
+    loss.predictions = {{"chosen_reward", out.chosen_rewards},
+                        {"rejected_reward", out.rejected_rewards}};
     return loss;
   };
 }

@@ -1,5 +1,7 @@
 #include "kto_batch.hpp"
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 #include "rlhf/error.hpp"
@@ -50,8 +52,12 @@ std::vector<KtoRow> tokenize_kto_rows(const DataSource& data, Split split,
   return out;
 }
 
-KtoBatch collate_kto(const std::vector<KtoRow>& rows, const std::vector<std::size_t>& indices,
-                     std::int64_t pad_id, const TrainingConfig& config) {
+namespace {
+
+// The batch of `indices` whose k-th mismatched row takes the completion of row partner(k).
+template <class Partner>
+KtoBatch collate_with(const std::vector<KtoRow>& rows, const std::vector<std::size_t>& indices,
+                      Partner partner, std::int64_t pad_id, const TrainingConfig& config) {
   const std::size_t n = indices.size();
   std::vector<PromptCompletionIds> ids;
   ids.reserve(2 * n);
@@ -64,7 +70,7 @@ KtoBatch collate_kto(const std::vector<KtoRow>& rows, const std::vector<std::siz
   for (std::size_t k = 0; k < n; ++k) {
     PromptCompletionIds mismatched;
     mismatched.prompt = rows.at(indices[k]).ids.prompt;
-    mismatched.completion = rows.at(indices[(k + n - 1) % n]).ids.completion;
+    mismatched.completion = rows.at(partner(k)).ids.completion;
     truncate(mismatched, config.max_length, config.max_prompt_length,
              config.truncation_mode == "keep_start");
     ids.push_back(std::move(mismatched));
@@ -76,6 +82,32 @@ KtoBatch collate_kto(const std::vector<KtoRow>& rows, const std::vector<std::siz
   out.rows = static_cast<std::int64_t>(n);
   out.desirable = torch::tensor(desirable, torch::kInt64).ne(0);
   return out;
+}
+
+}  // namespace
+
+KtoBatch collate_kto(const std::vector<KtoRow>& rows, const std::vector<std::size_t>& indices,
+                     std::int64_t pad_id, const TrainingConfig& config) {
+  const std::size_t n = indices.size();
+  return collate_with(
+      rows, indices, [&](std::size_t k) { return indices[(k + n - 1) % n]; }, pad_id, config);
+}
+
+KtoBatch collate_kto(const std::vector<KtoRow>& rows, const std::vector<std::size_t>& indices,
+                     const std::vector<std::size_t>& partners, std::int64_t pad_id,
+                     const TrainingConfig& config) {
+  return collate_with(
+      rows, indices, [&](std::size_t k) { return partners.at(indices[k]); }, pad_id, config);
+}
+
+std::vector<std::size_t> kl_partners(std::size_t n, std::size_t block) {
+  std::vector<std::size_t> partner(n);
+  block = std::max<std::size_t>(1, block);
+  for (std::size_t begin = 0; begin < n; begin += block) {
+    const std::size_t end = std::min(n, begin + block);
+    for (std::size_t i = begin; i < end; ++i) partner[i] = i == begin ? end - 1 : i - 1;
+  }
+  return partner;
 }
 
 KtoLogps split_kto_logps(const SequenceLogps& rows, std::int64_t n) {

@@ -69,6 +69,19 @@ struct KtoBatch {
 KtoBatch collate_kto(const std::vector<KtoRow>& rows, const std::vector<std::size_t>& indices,
                      std::int64_t pad_id, const TrainingConfig& config);
 
+// TRL's KL pairing, fixed per dataset: TRL builds its KL dataset once, before shuffling, by
+// shifting completions by one row inside each block of `block` rows (dataset.map(batched=True,
+// batch_size=per_device_train_batch_size)): row i takes the completion of row i−1 of its block,
+// the block's first row that of its last. Returns the partner row of every row of n.
+std::vector<std::size_t> kl_partners(std::size_t n, std::size_t block);
+
+// As above, but the mismatched row of indices[k] takes the completion of row
+// partners[indices[k]] (kl_partners): the pairing then does not depend on the batch, so the
+// reference log-probs of the KL rows can be precomputed per row.
+KtoBatch collate_kto(const std::vector<KtoRow>& rows, const std::vector<std::size_t>& indices,
+                     const std::vector<std::size_t>& partners, std::int64_t pad_id,
+                     const TrainingConfig& config);
+
 // Splits per-row log-probs of a 2·N KtoBatch into its matched and mismatched sums (each [N]).
 KtoLogps split_kto_logps(const SequenceLogps& rows, std::int64_t n);
 

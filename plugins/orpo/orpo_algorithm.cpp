@@ -5,12 +5,6 @@
 
 namespace rlhf::orpo {
 
-namespace {
-double batch_mean(const at::Tensor& t) {
-  return t.detach().to(torch::kDouble).mean().item<double>();
-}
-}  // namespace
-
 OrpoAlgorithm::OrpoAlgorithm(const Config& config) {
   TrainingConfig defaults;  // TRL ORPOConfig
   defaults.learning_rate = 1e-6;
@@ -23,21 +17,13 @@ OrpoAlgorithm::OrpoAlgorithm(const Config& config) {
 
   spec_.loss = [beta](const PairLogps& policy, const PairLogps&) {
     OrpoLossOutput out = orpo_loss(policy.chosen, policy.rejected, beta);
-    const auto& r_w = out.chosen_rewards;
-    const auto& r_l = out.rejected_rewards;
     PairLoss loss;
     loss.loss = out.loss;
-    loss.metrics = {{"rewards/chosen", batch_mean(r_w)},
-                    {"rewards/rejected", batch_mean(r_l)},
-                    {"rewards/accuracies", batch_mean((r_w > r_l).to(torch::kFloat))},
-                    {"rewards/margins", batch_mean(r_w - r_l)},
-                    {"logps/chosen", batch_mean(policy.chosen.mean)},
-                    {"logps/rejected", batch_mean(policy.rejected.mean)},
-                    {"logits/chosen", batch_mean(policy.chosen.logits_mean)},
-                    {"logits/rejected", batch_mean(policy.rejected.logits_mean)},
-                    {"nll_loss", batch_mean(out.nll_loss)},
-                    {"log_odds_ratio", batch_mean(out.ratio)},
-                    {"log_odds_chosen", batch_mean(out.log_odds_chosen)}};
+    loss.metrics = pair_reward_metrics(out.chosen_rewards, out.rejected_rewards, policy.chosen.mean,
+                                       policy.rejected.mean, policy);
+    loss.metrics.insert(loss.metrics.end(), {{"nll_loss", batch_mean(out.nll_loss)},
+                                             {"log_odds_ratio", batch_mean(out.ratio)},
+                                             {"log_odds_chosen", batch_mean(out.log_odds_chosen)}});
     loss.predictions = {{"chosen_avg_logps", policy.chosen.mean},
                         {"rejected_avg_logps", policy.rejected.mean}};
     return loss;

@@ -9,6 +9,25 @@
 
 namespace rlhf {
 
+double batch_mean(const at::Tensor& values) {
+  return values.detach().to(torch::kDouble).mean().item<double>();
+}
+
+Metrics pair_reward_metrics(const at::Tensor& chosen_rewards, const at::Tensor& rejected_rewards,
+                            const at::Tensor& chosen_logps, const at::Tensor& rejected_logps,
+                            const PairLogps& policy) {
+  const auto& r_w = chosen_rewards;
+  const auto& r_l = rejected_rewards;
+  return {{"rewards/chosen", batch_mean(r_w)},
+          {"rewards/rejected", batch_mean(r_l)},
+          {"rewards/accuracies", batch_mean((r_w > r_l).to(torch::kFloat))},
+          {"rewards/margins", batch_mean(r_w - r_l)},
+          {"logps/chosen", batch_mean(chosen_logps)},
+          {"logps/rejected", batch_mean(rejected_logps)},
+          {"logits/chosen", batch_mean(policy.chosen.logits_mean)},
+          {"logits/rejected", batch_mean(policy.rejected.logits_mean)}};
+}
+
 void run_pair_preference(StageContext& ctx, const PairPreference& spec) {
   Stage stage = start_stage(ctx, spec.training);
   if (stage.completed) return;

@@ -21,23 +21,37 @@ namespace rlhf {
 
 namespace {
 
-// Running sums of the metrics logged every `logging_steps`: each micro-batch counts once.
-// Kept in the checkpoint so a resumed run logs exactly what an uninterrupted one would.
+// Running sums of the metrics logged every `logging_steps`: each micro-batch counts once (an
+// eval batch by its size). A metric is averaged over the micro-batches that reported it: KTO
+// reports rewards/chosen only for batches with a desirable row (TRL divides per-kind sums by
+// per-kind counts the same way). Kept in the checkpoint so a resumed run logs exactly what an
+// uninterrupted one would.
 struct LogWindow {
-  Metrics sums;  // in first-seen order; "loss" first
+  Metrics sums;                 // in first-seen order; "loss" first
+  std::vector<double> weights;  // per entry of `sums`: the micro-batches (or rows) it came from
   std::int64_t micro_batches = 0;
   double grad_norm_sum = 0;
   std::int64_t steps = 0;
   std::int64_t tokens = 0;
   std::chrono::steady_clock::time_point began = std::chrono::steady_clock::now();
 
-  void add(const std::string& name, double value) {
-    for (auto& [n, v] : sums)
-      if (n == name) {
-        v += value;
+  void add(const std::string& name, double value, double weight = 1.0) {
+    for (std::size_t i = 0; i < sums.size(); ++i)
+      if (sums[i].first == name) {
+        sums[i].second += value * weight;
+        weights[i] += weight;
         return;
       }
-    sums.emplace_back(name, value);
+    sums.emplace_back(name, value * weight);
+    weights.push_back(weight);
+  }
+
+  // The window's mean of every metric.
+  Metrics means() const {
+    Metrics out;
+    for (std::size_t i = 0; i < sums.size(); ++i)
+      out.emplace_back(sums[i].first, sums[i].second / weights[i]);
+    return out;
   }
 
   nlohmann::json to_json() const {
@@ -48,6 +62,7 @@ struct LogWindow {
       j["names"].push_back(n);
       j["sums"].push_back(v);
     }
+    j["weights"] = weights;
     j["micro_batches"] = micro_batches;
     j["grad_norm_sum"] = grad_norm_sum;
     j["steps"] = steps;
@@ -57,9 +72,13 @@ struct LogWindow {
   static LogWindow from_json(const nlohmann::json& j) {
     LogWindow w;
     if (j.is_null() || j.empty()) return w;
-    for (std::size_t i = 0; i < j.at("names").size(); ++i)
-      w.sums.emplace_back(j["names"][i].get<std::string>(), j["sums"][i].get<double>());
     w.micro_batches = j.at("micro_batches").get<std::int64_t>();
+    for (std::size_t i = 0; i < j.at("names").size(); ++i) {
+      w.sums.emplace_back(j["names"][i].get<std::string>(), j["sums"][i].get<double>());
+      // Checkpoints before per-metric weights: every metric came from every micro-batch.
+      w.weights.push_back(j.contains("weights") ? j["weights"][i].get<double>()
+                                                : static_cast<double>(w.micro_batches));
+    }
     w.grad_norm_sum = j.at("grad_norm_sum").get<double>();
     w.steps = j.at("steps").get<std::int64_t>();
     return w;
@@ -165,20 +184,19 @@ std::optional<Metrics> Trainer::evaluate_split(const TrainingTask& task,
   if (task.set_training) task.set_training(false);
   torch::NoGradGuard no_grad;
   LogWindow sums;
-  const bool complete = for_each_batch(ctx_, "evaluating", task.eval_size,
-                                       static_cast<std::size_t>(config_.per_device_eval_batch_size),
-                                       [&](const std::vector<std::size_t>& indices) {
-                                         StepOutput r = task.step(indices, Split::eval);
-                                         double weight = static_cast<double>(indices.size());
-                                         sums.add("loss", r.loss.item<double>() * weight);
-                                         for (const auto& [name, value] : r.metrics)
-                                           sums.add(name, value * weight);
-                                         if (observe) observe(indices, r);
-                                       });
+  auto one_batch = [&](const std::vector<std::size_t>& indices) {
+    StepOutput r = task.step(indices, Split::eval);
+    const double weight = static_cast<double>(indices.size());
+    sums.add("loss", r.loss.item<double>(), weight);
+    for (const auto& [name, value] : r.metrics) sums.add(name, value, weight);
+    if (observe) observe(indices, r);
+  };
+  const bool complete =
+      for_each_batch(ctx_, "evaluating", task.eval_size,
+                     static_cast<std::size_t>(config_.per_device_eval_batch_size), one_batch);
   if (task.set_training) task.set_training(true);
   if (!complete) return std::nullopt;
-  for (const auto& [name, sum] : sums.sums)
-    out.emplace_back("eval_" + name, sum / static_cast<double>(task.eval_size));
+  for (const auto& [name, mean] : sums.means()) out.emplace_back("eval_" + name, mean);
   return out;
 }
 
@@ -301,9 +319,7 @@ bool Trainer::train(const TrainingTask& task) {
     if (state.global_step % config_.logging_steps == 0 || state.global_step == total) {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - window.began).count();
-      Metrics values;
-      for (const auto& [name, sum] : window.sums)
-        values.emplace_back(name, sum / static_cast<double>(window.micro_batches));
+      Metrics values = window.means();
       values.emplace_back("grad_norm", window.grad_norm_sum / static_cast<double>(window.steps));
       values.emplace_back("learning_rate", lr);
       // Only the wall clock differs between runs; a resumed window restarts its clock.

@@ -6,16 +6,20 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "cpo/cpo_algorithm.hpp"
 #include "dpo/dpo_algorithm.hpp"
 #include "jsonl/jsonl_source.hpp"
+#include "kto/kto_algorithm.hpp"
 #include "orpo/orpo_algorithm.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/metrics.hpp"
 #include "rlhf/preference_data.hpp"
+#include "rlhf/safetensors.hpp"
 #include "rlhf/stage_context.hpp"
 #include "rlhf/trainer.hpp"
 #include "rlhf/training_config.hpp"
 #include "sft/sft_algorithm.hpp"
+#include "simpo/simpo_algorithm.hpp"
 #include "temp_dir.hpp"
 #include "test_model.hpp"
 
@@ -362,5 +366,130 @@ TEST(Tokenization, OutOfRangeTokenIdNamesTheExample) {
     } catch (const Error& err) {
       EXPECT_EQ(std::string(err.what()), expected);
     }
+  }
+}
+
+// ---- Algorithms written on the SDK's stage helpers (simpo, cpo, kto, rpo_alpha, ref_adapter):
+// the first logged step against the formulas of docs/algorithms.md, from row-by-row log-probs.
+
+namespace {
+double sigma(double z) { return 1 / (1 + std::exp(-z)); }
+// −Σ s_w / Σ tokens_w over the first batch: the chosen completions' mean token NLL.
+double chosen_nll(AlgoRun& r) {
+  double s = 0, t = 0;
+  for (auto i : r.first_batch) {
+    PairRows p = pair_rows(r, i);
+    s += p.chosen.sum;
+    t += p.chosen.tokens;
+  }
+  return -s / t;
+}
+}  // namespace
+
+TEST(SimpoStep0, LossRewardsAndNllEqualTheFormulas) {
+  AlgoRun r;
+  r.go<simpo::SimpoAlgorithm>("simpo", std::string(kStep0) + "beta = 2.0\nsimpo_gamma = 0.5\n");
+  double loss = 0, r_w = 0, lp_l = 0;
+  for (auto i : r.first_batch) {
+    PairRows p = pair_rows(r, i);
+    loss += -log_sigma(2.0 * p.chosen.mean() - 2.0 * p.rejected.mean() - 0.5);
+    r_w += 2.0 * p.chosen.mean();
+    lp_l += p.rejected.mean();
+  }
+  expect_close(r.metrics, "loss", loss / 4);  // cpo_alpha defaults to 0: plain SimPO
+  expect_close(r.metrics, "rewards/chosen", r_w / 4);
+  expect_close(r.metrics, "logps/rejected", lp_l / 4);
+  expect_close(r.metrics, "nll_loss", chosen_nll(r));
+}
+
+TEST(CpoStep0, LossEqualsSigmoidOnSumsPlusNll) {
+  AlgoRun r;
+  r.go<cpo::CpoAlgorithm>("cpo", std::string(kStep0) + "beta = 0.2\ncpo_alpha = 0.7\n");
+  double pref = 0, r_l = 0;
+  for (auto i : r.first_batch) {
+    PairRows p = pair_rows(r, i);
+    pref += -log_sigma(0.2 * (p.chosen.sum - p.rejected.sum));
+    r_l += 0.2 * p.rejected.sum;
+  }
+  expect_close(r.metrics, "loss", pref / 4 + 0.7 * chosen_nll(r));
+  expect_close(r.metrics, "rewards/rejected", r_l / 4);
+}
+
+TEST(RpoStep0, DpoLossPlusAlphaTimesNll) {
+  AlgoRun r;
+  r.go<dpo::DpoAlgorithm>("rpo", std::string(kStep0) + "beta = 0.2\nrpo_alpha = 0.5\n");
+  double dpo = 0;
+  for (auto i : r.first_batch) {
+    PairRows p = pair_rows(r, i);
+    dpo += -log_sigma(0.2 *
+                      ((p.chosen.sum - p.rejected.sum) - (p.ref_chosen.sum - p.ref_rejected.sum)));
+  }
+  const double nll = chosen_nll(r);
+  expect_close(r.metrics, "loss", dpo / 4 + 0.5 * nll);
+  expect_close(r.metrics, "nll_loss", nll);
+}
+
+TEST(KtoStep0, LossAndKlEqualTheFormulasOnPairsSplitIntoRows) {
+  AlgoRun r;
+  r.go<kto::KtoAlgorithm>("kto", std::string(kStep0) +
+                                     "beta = 0.3\ndesirable_weight = 1.0\n"
+                                     "undesirable_weight = 0.8\n");
+  // Pair p gives row 2p (chosen, desirable) and 2p+1 (rejected); KL partners are fixed per
+  // block of per_device_train_batch_size rows in dataset order (TRL's KL dataset).
+  const std::size_t n = 2 * r.data->size();
+  auto encode_row = [&](std::size_t j) {
+    Example e = r.data->at(j / 2);
+    return r.encode(e, j % 2 == 0 ? e.chosen : e.rejected);
+  };
+  auto logp = [&](const PromptCompletionIds& ids, bool policy) {
+    r.adapter.set_enabled(policy);
+    double s = row_logp(*r.model, ids).sum;
+    r.adapter.set_enabled(true);
+    return s;
+  };
+  auto order = epoch_permutation(n, 11, 0);
+  std::vector<std::size_t> batch(order.begin(), order.begin() + 4);
+  double kl = 0;
+  std::vector<double> rewards;
+  for (auto j : batch) {
+    const std::size_t begin = j / 4 * 4;
+    const std::size_t partner = j == begin ? std::min(n, begin + 4) - 1 : j - 1;
+    PromptCompletionIds mismatched{encode_row(j).prompt, encode_row(partner).completion};
+    kl += logp(mismatched, true) - logp(mismatched, false);
+    rewards.push_back(logp(encode_row(j), true) - logp(encode_row(j), false));
+  }
+  kl = std::max(0.0, kl / 4);
+  double loss = 0;
+  for (std::size_t k = 0; k < 4; ++k)
+    loss += batch[k] % 2 == 0 ? 1.0 * (1 - sigma(0.3 * (rewards[k] - kl)))
+                              : 0.8 * (1 - sigma(0.3 * (kl - rewards[k])));
+  expect_close(r.metrics, "loss", loss / 4);
+  expect_close(r.metrics, "kl", kl);
+}
+
+TEST(ReferenceAdapter, StageStartIsThePolicyAtStep0AndStaysFrozen) {
+  AlgoRun r;
+  r.go<dpo::DpoAlgorithm>(
+      "ref_start",
+      "max_steps = 3\nper_device_train_batch_size = 4\nlogging_steps = 1\n"
+      "learning_rate = 0.05\nwarmup_ratio = 0.0\nref_adapter = \"stage_start\"\n");
+  ASSERT_EQ(r.lines.size(), 3u);
+  // Step 1: reference = policy, so every reward is 0 and the loss is log 2.
+  expect_close(r.lines[0], "loss", std::log(2.0));
+  expect_close(r.lines[0], "rewards/chosen", 0.0);
+  // Later steps: the policy moved, the reference did not (rewards no longer 0).
+  EXPECT_GT(std::abs(r.lines[2]["rewards/margins"].get<double>()), 1e-6);
+}
+
+TEST(DpoPrecompute, CachesReferenceLogpsPerPairInTheStageFolder) {
+  AlgoRun r;
+  r.go<dpo::DpoAlgorithm>("dpo_cache", std::string(kStep0) + "precompute_ref_log_probs = true\n");
+  SafetensorsFile cache(r.dir / "dpo_cache" / "reference_logps.safetensors");
+  at::Tensor sums = cache.load("train.sum");
+  ASSERT_EQ(sums.sizes(), (at::IntArrayRef{12, 2}));
+  for (std::size_t i : {0u, 5u, 11u}) {
+    PairRows p = pair_rows(r, i);  // after training; the reference (adapter off) is unchanged
+    EXPECT_NEAR(sums[static_cast<std::int64_t>(i)][0].item<double>(), p.ref_chosen.sum, 1e-3);
+    EXPECT_NEAR(sums[static_cast<std::int64_t>(i)][1].item<double>(), p.ref_rejected.sum, 1e-3);
   }
 }

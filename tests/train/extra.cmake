@@ -12,5 +12,8 @@ target_sources(${RLHF_TEST_TARGET} PRIVATE
   ${PROJECT_SOURCE_DIR}/plugins/simpo/simpo_loss.cpp
   ${PROJECT_SOURCE_DIR}/plugins/cpo/cpo_loss.cpp
   ${PROJECT_SOURCE_DIR}/plugins/kto/kto_loss.cpp
-  ${PROJECT_SOURCE_DIR}/plugins/kto/kto_batch.cpp)
+  ${PROJECT_SOURCE_DIR}/plugins/kto/kto_batch.cpp
+  ${PROJECT_SOURCE_DIR}/plugins/kto/kto_algorithm.cpp
+  ${PROJECT_SOURCE_DIR}/plugins/simpo/simpo_algorithm.cpp
+  ${PROJECT_SOURCE_DIR}/plugins/cpo/cpo_algorithm.cpp)
 target_include_directories(${RLHF_TEST_TARGET} PRIVATE ${PROJECT_SOURCE_DIR}/plugins)

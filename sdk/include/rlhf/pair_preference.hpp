@@ -50,6 +50,17 @@ struct PairPreference {
   std::function<PairLoss(const PairLogps& policy, const PairLogps& reference)> loss;
 };
 
+// The mean of a [P] tensor as a metric value (detached, in double).
+double batch_mean(const at::Tensor& values);
+
+// TRL's metrics of a pair loss with implicit rewards r_w, r_l ([P], detached): rewards/chosen,
+// rewards/rejected, rewards/accuracies (1[r_w > r_l]), rewards/margins, logps/chosen,
+// logps/rejected (the log-probs the loss used: summed for DPO, averaged for ORPO/SimPO),
+// logits/chosen, logits/rejected (mean raw logit over completion tokens).
+Metrics pair_reward_metrics(const at::Tensor& chosen_rewards, const at::Tensor& rejected_rewards,
+                            const at::Tensor& chosen_logps, const at::Tensor& rejected_logps,
+                            const PairLogps& policy);
+
 // Runs the stage (or checks it, with ctx.check_only): tokenises ctx.data into pairs, trains
 // with `spec.loss` and saves the result, or with eval_only evaluates in one pass and writes
 // eval_predictions.jsonl: index, source, chosen_logps, rejected_logps (summed policy log-probs),
