@@ -80,6 +80,7 @@ void attach_adapter(Adapter& adapter, CausalLM& model, const fs::path& path) {
 
 std::shared_ptr<Adapter> load_adapter_folder(PluginRegistry& registry, const fs::path& dir,
                                              CausalLM& model) {
+  adapter_plugin_of_folder(dir);  // a missing folder or config: one line naming it, no key
   toml::table table;
   table.insert("path", dir.string());
   const Config config(&table, "--adapter", "");

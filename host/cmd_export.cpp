@@ -97,9 +97,11 @@ int run_export(const std::vector<std::string>& args) {
   // or quantized by --quantizer: each weight is turned into dense values once.
   rlhf::host::requantize_projections(*model, quantizer.get());
   if (quantized > 0)
-    std::cout << "export: dequantized the " << quantized << " " << format << " projections of "
-              << model_dir << " once (float32, then " << dtype_name << ")"
-              << (adapter_dir.empty() ? "" : " to merge the adapter") << "\n";
+    std::cout << "export: dequantized each of the " << quantized << " " << format
+              << " projections of " << model_dir << " once, in float32"
+              << (adapter_dir.empty() ? "" : ", merged the adapter")
+              << (quantizer ? ", quantized with " + quantizer_name : ", stored as " + dtype_name)
+              << "\n";
 
   // A non-finite weight is never saved (docs/reliability.md).
   for (const auto& [name, tensor] : model->hf_state_dict())

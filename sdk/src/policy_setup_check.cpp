@@ -27,8 +27,8 @@ void check_policy_setup(const StageContext& ctx, const TrainingConfig& config) {
     fail(ctx, "",
          "this stage trains the whole model, but the [quantizer] (or the model's "
          "quantization_config) stores base weights that cannot be trained: add an [adapter] to "
-         "train through it (QLoRA), or remove [quantizer] (a pre-quantized model: train its "
-         "dense original) (eval_only stages may use a quantizer alone)");
+         "train through it (QLoRA), or remove [quantizer] or train the dense original of a "
+         "pre-quantized model (eval_only stages may use a quantizer alone)");
 }
 
 }  // namespace rlhf

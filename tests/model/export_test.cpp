@@ -66,7 +66,7 @@ TEST(Export, MergingIntoAnNf4BaseDequantizesOnceAndSaysSo) {
                                            sft_adapter().string(), "--out", (dir / "m").string()});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(count_of(r.output, "dequantized"), 1) << r.output;
-  EXPECT_NE(r.output.find("dequantized the 14 nf4 projections"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dequantized each of the 14 nf4 projections"), std::string::npos) << r.output;
 
   // Each merged weight is dequantize(W) + scaling · B·A in float32, rounded once: the stored NF4
   // weights dequantized here, through the host's own loader, and the adapter's tensors.

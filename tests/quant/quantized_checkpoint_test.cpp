@@ -8,6 +8,7 @@
 
 #include "../reliability/check_util.hpp"
 #include "../reliability/peft_fixtures.hpp"
+#include "rlhf/safetensors.hpp"
 
 namespace rlhf::reliability {
 namespace {
