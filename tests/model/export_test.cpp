@@ -46,8 +46,10 @@ TEST(Export, MergedFolderGivesTheLogprobsOfBasePlusAdapterLive) {
                                            sft_adapter().string(), "--out", (dir / "m").string()});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(r.output.find("dequantized"), std::string::npos) << r.output;  // a dense base
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.model"})
-    EXPECT_TRUE(fs::exists(dir / "m" / f)) << f;
+  // Every file of the source folder: its weights and config.json rewritten, the others (the
+  // tokenizer, generation_config.json, …) copied.
+  for (const auto& entry : fs::directory_iterator(tiny_model()))
+    EXPECT_TRUE(fs::exists(dir / "m" / entry.path().filename())) << entry.path();
   const auto config = nlohmann::json::parse(read_file(dir / "m/config.json"));
   EXPECT_FALSE(config.contains("quantization_config"));
   EXPECT_EQ(config["torch_dtype"], "float32");
@@ -66,7 +68,8 @@ TEST(Export, MergingIntoAnNf4BaseDequantizesOnceAndSaysSo) {
                                            sft_adapter().string(), "--out", (dir / "m").string()});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(count_of(r.output, "dequantized"), 1) << r.output;
-  EXPECT_NE(r.output.find("dequantized each of the 14 nf4 projections"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dequantized each of the 14 nf4 projections"), std::string::npos)
+      << r.output;
 
   // Each merged weight is dequantize(W) + scaling · B·A in float32, rounded once: the stored NF4
   // weights dequantized here, through the host's own loader, and the adapter's tensors.
