@@ -10,6 +10,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint_quantizer.hpp"
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
 #include "quant_cli.hpp"
@@ -84,14 +85,17 @@ double best_ms(int iters, F&& f) {
   return best;
 }
 
+// `stored`: the quantizer of a pre-quantized checkpoint (null for a dense one). A row of another
+// quantizer quantizes the checkpoint's dequantized weights.
 Row measure(const std::string& name, rlhf::Quantizer* quantizer, const fs::path& model_dir,
-            const std::map<std::string, torch::Tensor>& reference,
+            rlhf::Quantizer* stored, const std::map<std::string, torch::Tensor>& reference,
             const std::vector<std::vector<std::int64_t>>& sequences, torch::ScalarType dtype,
             int iters) {
   rlhf::LoadOptions load;
   load.dtype = dtype;
-  load.quantizer = quantizer;
+  load.quantizer = stored ? stored : quantizer;
   const auto model = rlhf::load_causal_lm(model_dir, load);
+  if (stored && stored != quantizer) rlhf::host::requantize_projections(*model, quantizer);
   Row row;
   row.name = name;
   double err2 = 0, ref2 = 0;
@@ -148,8 +152,9 @@ int run_bench_quant(const std::vector<std::string>& args) {
   po::options_description opts(
       "rlhf-host bench-quant --model DIR --data FILE [options]\n"
       "Compares every installed quantizer plugin (default settings) on one model");
-  opts.add_options()("help,h", "show this help")("model", po::value(&model_dir)->required(),
-                                                 "dense Hugging Face model directory")(
+  opts.add_options()("help,h", "show this help")(
+      "model", po::value(&model_dir)->required(),
+      "Hugging Face model directory (dense, or pre-quantized)")(
       "data", po::value(&data)->required(),
       "eval texts: .jsonl (text | prompt+completion/chosen) "
       "or one text per line")("max-examples", po::value(&max_examples)->default_value(32),
@@ -172,15 +177,25 @@ int run_bench_quant(const std::vector<std::string>& args) {
     sequences.push_back(std::move(ids));
   }
 
+  std::vector<fs::path> dirs(plugin_dirs.begin(), plugin_dirs.end());
+  rlhf::host::PluginRegistry registry(rlhf::host::plugin_search_path(dirs));
+  // A pre-quantized checkpoint: its own quantizer's row loads it as stored, the others quantize
+  // its dequantized weights, which are the reference.
+  const auto checkpoint = rlhf::host::checkpoint_quantization(model_dir);
+  const auto stored = rlhf::host::quantizer_for_model(registry, model_dir, nullptr, "");
+  if (checkpoint)
+    std::cout << "bench-quant: " << model_dir << " is stored as " << checkpoint->format
+              << "; the reference is its dequantized weights\n";
+
   std::map<std::string, torch::Tensor> reference;  // dense fp32 projections
   {
-    const auto dense = rlhf::load_causal_lm(model_dir, {});
+    rlhf::LoadOptions load;
+    load.quantizer = stored.get();
+    const auto dense = rlhf::load_causal_lm(model_dir, load);
     for (const auto& [path, linear] : dense->named_linears())
       reference[path] = linear->weight()->dense(torch::kFloat32);
   }
 
-  std::vector<fs::path> dirs(plugin_dirs.begin(), plugin_dirs.end());
-  rlhf::host::PluginRegistry registry(rlhf::host::plugin_search_path(dirs));
   std::vector<Row> rows;
   for (const auto& name : registry.names(rlhf::PluginKind::quantizer)) {
     if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
@@ -191,7 +206,9 @@ int run_bench_quant(const std::vector<std::string>& args) {
     }
     try {
       auto q = registry.create<rlhf::Quantizer>(rlhf::PluginKind::quantizer, name, rlhf::Config());
-      rows.push_back(measure(name, q.get(), model_dir, reference, sequences, dtype, iters));
+      // The checkpoint's own format loads as stored: its row measures the stored weights.
+      rlhf::Quantizer* source = checkpoint && checkpoint->plugin != name ? stored.get() : nullptr;
+      rows.push_back(measure(name, q.get(), model_dir, source, reference, sequences, dtype, iters));
     } catch (const rlhf::Error& e) {
       std::cerr << "bench-quant: skipping '" << name << "': " << e.what() << "\n";
     }

@@ -1,11 +1,18 @@
 // `rlhf-host logprobs`: per-example summed log-probs of the chosen and rejected completions of a
 // preference JSONL file, one JSON line per example — output anyone can recompute with
 // transformers (sum of log-softmax of the completion tokens, chat template applied).
+// `--adapter DIR` evaluates the model with a PEFT adapter folder attached (adapter_folder.hpp);
+// a pre-quantized model loads with the quantizer its config.json names (checkpoint_quantizer.hpp).
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "adapter_folder.hpp"
+#include "checkpoint_quantizer.hpp"
+#include "plugin_path.hpp"
+#include "plugin_registry.hpp"
+#include "rlhf/adapter.hpp"
 #include "rlhf/batch.hpp"
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/chat_template.hpp"
@@ -71,7 +78,8 @@ Pair parse_pair(const std::string& line, const std::string& where) {
 }
 
 int run_logprobs(const std::vector<std::string>& args) {
-  std::string model_dir, data, out_path, template_name, dtype;
+  std::string model_dir, data, out_path, template_name, dtype, adapter_dir;
+  std::vector<std::string> plugin_dirs;
   std::int64_t batch_size = 4, max_length = 0, max_prompt_length = 0;
   po::options_description opts(
       "rlhf-host logprobs --model DIR --data FILE --out FILE [options]\n"
@@ -87,7 +95,10 @@ int run_logprobs(const std::vector<std::string>& args) {
       "max-length", po::value(&max_length)->default_value(0),
       "truncate prompt+completion to this many tokens (0 = no limit)")(
       "max-prompt-length", po::value(&max_prompt_length)->default_value(0),
-      "keep the last N prompt tokens (0 = no limit)");
+      "keep the last N prompt tokens (0 = no limit)")(
+      "adapter", po::value(&adapter_dir),
+      "PEFT adapter folder to attach (e.g. a stage's adapter/)")(
+      "plugin-path", po::value(&plugin_dirs)->composing(), "extra plugin folder");
   po::variables_map vm;
   if (!rlhf::host::parse_subcommand_options("logprobs", opts, args, vm)) return 0;
   if (dtype != "float32" && dtype != "bfloat16")
@@ -106,10 +117,19 @@ int run_logprobs(const std::vector<std::string>& args) {
   }
   if (pairs.empty()) throw rlhf::Error(data + ": no examples (the file is empty)");
 
+  std::vector<fs::path> dirs(plugin_dirs.begin(), plugin_dirs.end());
+  rlhf::host::PluginRegistry registry(rlhf::host::plugin_search_path(dirs));
+  const auto quantizer = rlhf::host::quantizer_for_model(registry, model_dir, nullptr, "");
   rlhf::LoadOptions load;
   load.dtype = dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
+  load.quantizer = quantizer.get();
   const auto model = rlhf::load_causal_lm(model_dir, load);
   const auto tokenizer = rlhf::Tokenizer::load(model_dir);
+  std::shared_ptr<rlhf::Adapter> adapter;
+  if (!adapter_dir.empty()) {
+    adapter = rlhf::host::load_adapter_folder(registry, adapter_dir, *model);
+    adapter->set_training(false);
+  }
   model->eval();
   torch::NoGradGuard no_grad;
 

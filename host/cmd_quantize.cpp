@@ -2,10 +2,13 @@
 // saves it under that quantizer's checkpoint keys (for nf4: transformers' bitsandbytes 4-bit
 // keys, quant_state JSON, and "quantization_config" in config.json), so the result loads as-is
 // here and in transformers + bitsandbytes. The quantizer comes from the plugin registry, so a
-// third-party quantizer works with no host rebuild.
+// third-party quantizer works with no host rebuild. A pre-quantized --model in the requested
+// format (same plugin, no --set) is written as stored; otherwise its weights are dequantized
+// once and quantized anew (checkpoint_quantizer.hpp).
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "checkpoint_quantizer.hpp"
 #include "model_output.hpp"
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
@@ -19,17 +22,6 @@ namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Files of a model directory that are not weights (tokenizer, generation settings) travel along.
-void copy_side_files(const fs::path& from, const fs::path& to) {
-  for (const auto& entry : fs::directory_iterator(from)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file() || name == "config.json" ||
-        name.find(".safetensors") != std::string::npos)
-      continue;
-    fs::copy_file(entry.path(), to / name, fs::copy_options::overwrite_existing);
-  }
-}
 
 int run_quantize(const std::vector<std::string>& args) {
   std::string model_dir, out, quantizer_name, dtype_name;
@@ -62,10 +54,20 @@ int run_quantize(const std::vector<std::string>& args) {
       registry.create<rlhf::Quantizer>(rlhf::PluginKind::quantizer, quantizer_name, config);
   config.check_no_unknown_keys();
 
+  const auto stored = rlhf::host::checkpoint_quantization(model_dir);
+  const bool as_stored = stored && stored->plugin == quantizer_name && sets.empty();
+  const auto source = stored && !as_stored
+                          ? rlhf::host::quantizer_for_model(registry, model_dir, nullptr, "")
+                          : nullptr;
   rlhf::LoadOptions load;
   load.dtype = dtype;
-  load.quantizer = quantizer.get();
+  load.quantizer = source ? source.get() : quantizer.get();
   const auto model = rlhf::load_causal_lm(model_dir, load);
+  if (source) {
+    const int n = rlhf::host::requantize_projections(*model, quantizer.get());
+    std::cout << "quantize: dequantized the " << n << " projections of " << model_dir << " ("
+              << stored->format << ") once and quantized them with " << quantizer_name << "\n";
+  }
   std::int64_t base_bytes = 0, params = 0;
   for (const auto& [name, linear] : model->named_linears()) {
     base_bytes += linear->weight()->storage_bytes();
@@ -73,10 +75,12 @@ int run_quantize(const std::vector<std::string>& args) {
   }
 
   // The quantizer gives transformers' quantization_config object; config.json nests it.
-  const std::string qconfig = quantizer->quantization_config_json();
+  // Written as stored, the checkpoint keeps its own quantization_config (it describes the
+  // tensors; the plugin's defaults may not).
+  const std::string qconfig = as_stored ? stored->json : quantizer->quantization_config_json();
   model->save_pretrained(output.staging(), max_shard_mb << 20,
                          qconfig.empty() ? "" : "{\"quantization_config\": " + qconfig + "}");
-  copy_side_files(model_dir, output.staging());
+  rlhf::host::copy_side_files(model_dir, output.staging());
   output.commit();
   const fs::path& target = output.target();
   std::cout << "quantize: wrote " << target.string() << " (" << quantizer_name << ", " << params

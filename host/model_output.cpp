@@ -69,6 +69,16 @@ ModelOutput::~ModelOutput() {
   fs::remove_all(staging_, ec);
 }
 
+void copy_side_files(const fs::path& from, const fs::path& to) {
+  for (const auto& entry : fs::directory_iterator(from)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || name == "config.json" ||
+        name.find(".safetensors") != std::string::npos)
+      continue;
+    fs::copy_file(entry.path(), to / name, fs::copy_options::overwrite_existing);
+  }
+}
+
 void ModelOutput::commit() {
   replace_directory(staging_, target_);
   committed_ = true;

@@ -1,4 +1,5 @@
-// The `--out DIR [--force]` of subcommands that write a model folder (init-model, quantize).
+// The `--out DIR [--force]` of subcommands that write a model folder (init-model, quantize,
+// export).
 //
 // DIR is normalised first ("out/" and "out/." are "out"), so the temporary folder is always a
 // sibling: `DIR.tmp-<pid>`, never inside DIR (a trailing slash once put it inside and --force
@@ -35,5 +36,10 @@ class ModelOutput {
   std::filesystem::path staging_;
   bool committed_ = false;
 };
+
+// Copies the files of model folder `from` that are not its weights or config.json (tokenizer
+// files, generation_config.json, …) into `to`, replacing files of the same name: what a model
+// written from another (quantize, export) keeps of its source.
+void copy_side_files(const std::filesystem::path& from, const std::filesystem::path& to);
 
 }  // namespace rlhf::host

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "adapter_folder.hpp"
+#include "checkpoint_quantizer.hpp"
 #include "plugin_registry.hpp"
 #include "rlhf/adapter.hpp"
 #include "rlhf/algorithm.hpp"
@@ -256,7 +258,7 @@ Pipeline load_pipeline(const fs::path& file, const std::vector<std::string>& ove
   }
   if (adapter_table) {
     Config a = root.table("adapter");
-    p.adapter = create_from_table<Adapter>(registry, PluginKind::adapter, a, p.adapter_name);
+    p.adapter = create_adapter(registry, a, p.adapter_name, p.adapter_path);
     a.check_no_unknown_keys();
   }
 
@@ -268,7 +270,24 @@ Pipeline load_pipeline(const fs::path& file, const std::vector<std::string>& ove
   if (!stage_array || !stage_array->is_array_of_tables())
     throw ConfigError(root.location("stage"), "stage",
                       "expected [[stage]] tables (an array of tables)");
+  // A pre-quantized model brings its quantizer (checkpoint_quantizer.hpp): a format rlhf-host
+  // cannot load is reported at the model's `path`, a [quantizer] that contradicts it at its
+  // `plugin`.
+  const std::shared_ptr<Quantizer> named_quantizer = p.quantizer;
+  const auto quantizer_of = [&](const Config& model_table,
+                                const ModelSpec& spec) -> std::shared_ptr<Quantizer> {
+    const auto stored =
+        located(model_table, "path", [&] { return checkpoint_quantization(spec.path); });
+    if (!stored) return named_quantizer;
+    if (named_quantizer)
+      return located(root.table("quantizer"), "plugin", [&] {
+        return quantizer_for_model(registry, spec.path, named_quantizer, p.quantizer_name);
+      });
+    return located(model_table, "path",
+                   [&] { return quantizer_for_model(registry, spec.path, nullptr, ""); });
+  };
   std::set<std::string> seen;
+  std::vector<bool> model_overridden;  // stages whose quantizer is their own model's
   for (std::size_t i = 0; i < stage_array->size(); ++i) {
     const toml::table* table = (*stage_array)[i].as_table();
     Config probe(table, name, "stage[" + std::to_string(i) + "]");
@@ -295,9 +314,11 @@ Pipeline load_pipeline(const fs::path& file, const std::vector<std::string>& ove
     const toml::table* model_over = table_or_null(sc, "model");
     const toml::table* adapter_over = table_or_null(sc, "adapter");
     stage.fresh_policy = model_over || adapter_over;
+    model_overridden.push_back(model_over != nullptr);
     stage.model = p.model;
     stage.adapter = p.adapter;
     stage.adapter_name = p.adapter_name;
+    stage.adapter_path = p.adapter_path;
     if (model_over) {
       auto table_copy = merged(root.raw()->get("model")->as_table(), model_over);
       p.merged_tables.push_back(table_copy);
@@ -305,13 +326,13 @@ Pipeline load_pipeline(const fs::path& file, const std::vector<std::string>& ove
       stage.model = read_model(m);
       check_merged_unknown_keys(m, model, Config(model_over, name, m.key_path()));
       check_model_dir(m, stage.model);
+      stage.quantizer = quantizer_of(m, stage.model);
     }
     if (adapter_over) {
       auto table_copy = merged(adapter_table, adapter_over);
       p.merged_tables.push_back(table_copy);
       Config a(table_copy.get(), name, "stage." + stage.name + ".adapter");
-      stage.adapter =
-          create_from_table<Adapter>(registry, PluginKind::adapter, a, stage.adapter_name);
+      stage.adapter = create_adapter(registry, a, stage.adapter_name, stage.adapter_path);
       check_merged_unknown_keys(a, Config(adapter_table, name, "adapter"),
                                 Config(adapter_over, name, a.key_path()));
     }
@@ -320,6 +341,9 @@ Pipeline load_pipeline(const fs::path& file, const std::vector<std::string>& ove
   }
 
   check_model_dir(model, p.model);
+  p.quantizer = quantizer_of(model, p.model);
+  for (std::size_t i = 0; i < p.stages.size(); ++i)
+    if (!model_overridden[i]) p.stages[i].quantizer = p.quantizer;
   located(run, "output_dir", [&] {
     check_output_dir_writable(p.output_dir);
     return 0;

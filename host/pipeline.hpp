@@ -10,8 +10,10 @@
 // File layout (README "Pipeline file"):
 //   [run]        output_dir, seed, device, threads
 //   [model]      path, dtype, chat_template
-//   [quantizer]  plugin = "<name>" + the plugin's own keys          (optional)
-//   [adapter]    plugin = "<name>" + the plugin's own keys          (optional)
+//   [quantizer]  plugin = "<name>" + the plugin's own keys          (optional; a model whose
+//                config.json has quantization_config brings its own: checkpoint_quantizer.hpp)
+//   [adapter]    plugin = "<name>" + the plugin's own keys, or path = "<PEFT folder>" (optional;
+//                adapter_folder.hpp)
 //   [[stage]]    name, algorithm, data = { plugin = ..., ... }, reward_model = { plugin = ... },
 //                model = { ... } / adapter = { ... } overrides, + the algorithm's own keys
 #pragma once
@@ -68,6 +70,9 @@ struct StagePlan {
   ModelSpec model;                         // effective for this stage
   std::shared_ptr<rlhf::Adapter> adapter;  // effective for this stage (may be null)
   std::string adapter_name;
+  std::filesystem::path adapter_path;  // the PEFT folder it starts from (`path`), or empty
+  // The quantizer of this stage's model: [quantizer], or the one its checkpoint needs.
+  std::shared_ptr<rlhf::Quantizer> quantizer;
 };
 
 struct Pipeline {
@@ -82,9 +87,11 @@ struct Pipeline {
 
   ModelSpec model;
   std::string quantizer_name;
+  // [quantizer], or the quantizer [model]'s checkpoint needs (checkpoint_quantizer.hpp).
   std::shared_ptr<rlhf::Quantizer> quantizer;
   std::string adapter_name;
   std::shared_ptr<rlhf::Adapter> adapter;
+  std::filesystem::path adapter_path;  // [adapter] path: the PEFT folder to start from
   std::vector<StagePlan> stages;
 
   // The document as TOML text, after --set overrides (logged at start of a run).

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "adapter_folder.hpp"
 #include "rlhf/adapter.hpp"
 #include "rlhf/algorithm.hpp"
 #include "rlhf/data_source.hpp"
@@ -63,8 +64,10 @@ StageContext stage_context(Pipeline& pipeline, std::size_t index,
     policy = std::make_shared<StagePolicy>();
     policy->spec = stage.fresh_policy ? stage.model : pipeline.model;
     policy->adapter = stage.fresh_policy ? stage.adapter.get() : pipeline.adapter.get();
+    policy->adapter_path = stage.fresh_policy ? stage.adapter_path : pipeline.adapter_path;
+    policy->quantizer = stage.fresh_policy ? stage.quantizer.get() : pipeline.quantizer.get();
   }
-  rlhf::Quantizer* quantizer = pipeline.quantizer.get();
+  rlhf::Quantizer* quantizer = policy->quantizer;
   const c10::Device device = pipeline.device;
   StageContext ctx;
   ctx.stage_name = stage.name;
@@ -83,7 +86,7 @@ StageContext stage_context(Pipeline& pipeline, std::size_t index,
   ctx.model = [policy, quantizer, device, load_model = std::move(load_model)] {
     if (!policy->model) {
       policy->model = load_model(*policy, rlhf::LoadOptions{policy->spec.dtype, device, quantizer});
-      if (policy->adapter) policy->adapter->attach(*policy->model);
+      if (policy->adapter) attach_adapter(*policy->adapter, *policy->model, policy->adapter_path);
     }
     return policy->model;
   };
@@ -130,8 +133,9 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
   // The run's model factory says what it loads; --check's reads headers only.
   const ModelFactory load_model = [&loader, logger](const StagePolicy& p,
                                                     const rlhf::LoadOptions& load) {
-    logger->info("loading model {} ({}{}{})", p.spec.path.string(), c10::toString(load.dtype),
-                 load.quantizer ? ", quantized" : "", p.adapter ? ", with adapter" : "");
+    logger->info("loading model {} ({}{}{}{})", p.spec.path.string(), c10::toString(load.dtype),
+                 load.quantizer ? ", quantized" : "", p.adapter ? ", with adapter" : "",
+                 p.adapter_path.empty() ? "" : " from " + p.adapter_path.string());
     return loader.load_model(p.spec.path, load);
   };
 

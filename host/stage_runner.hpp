@@ -44,14 +44,17 @@ PolicyLoader default_policy_loader();
 // carried to the next stage (a stage with a `model` or `adapter` override starts a fresh one).
 struct StagePolicy {
   ModelSpec spec;
+  rlhf::Quantizer* quantizer = nullptr;  // [quantizer], or the one the checkpoint needs
   rlhf::Adapter* adapter = nullptr;
+  std::filesystem::path adapter_path;  // the PEFT folder the adapter starts from, or empty
   std::shared_ptr<rlhf::CausalLM> model;
   std::shared_ptr<rlhf::Tokenizer> tokenizer;
 };
 
 // The StageContext of stage `index`, as both the run and --check (pipeline_check.hpp) build it:
 // `policy` is replaced by a fresh one when the stage overrides the model or adapter; ctx.model()
-// makes the model with `load_model` on first use and attaches the adapter; ctx.tokenizer() uses
+// makes the model with `load_model` on first use and attaches the adapter (loading its PEFT
+// folder when it has a `path`: adapter_folder.hpp); ctx.tokenizer() uses
 // `load_tokenizer`. The caller adds what only it has (stage folder, metrics, resume, data).
 using ModelFactory =
     std::function<std::shared_ptr<rlhf::CausalLM>(const StagePolicy&, const rlhf::LoadOptions&)>;

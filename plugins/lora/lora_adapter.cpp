@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "peft_folder.hpp"
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/file_writer.hpp"
@@ -19,9 +20,9 @@ namespace {
 
 const std::string kPrefix = "base_model.model.";
 
-std::string shape_of(const torch::Tensor& t) {
+std::string shape_of(at::IntArrayRef shape) {
   std::string s = "[";
-  for (std::int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
 }
 
@@ -73,6 +74,31 @@ void LoraAdapter::attach(CausalLM& model) {
                   "'; check target_modules)");
     }
   if (targets_.empty()) throw Error("lora: target_modules matched no module of the model");
+  if (options_.table_targets) check_table_targets(linears);
+}
+
+// With `path` and target_modules in the table too: both must select the same modules (compared
+// by effect, so ["q_proj", "v_proj"] agrees with a folder listing "v_proj", "q_proj", and
+// "all-linear" with a folder listing every projection).
+void LoraAdapter::check_table_targets(
+    const std::vector<std::pair<std::string, std::shared_ptr<Linear>>>& linears) {
+  std::vector<std::string> only_table, only_folder;
+  for (const auto& [path, linear] : linears) {
+    const bool table = options_.table_targets->targets(path), folder = options_.targets(path);
+    if (table && !folder) only_table.push_back(path);
+    if (folder && !table) only_folder.push_back(path);
+  }
+  if (only_table.empty() && only_folder.empty()) return;
+  std::string folder_list;
+  for (const auto& t : options_.target_modules)
+    folder_list += (folder_list.empty() ? "" : ", ") + t;
+  if (options_.all_linear) folder_list = "all-linear";
+  const std::string differs = !only_table.empty() ? "also wraps '" + only_table.front() + "'"
+                                                  : "does not wrap '" + only_folder.front() + "'";
+  detach();
+  throw Error("lora: target_modules of the [adapter] table " + differs + ", unlike " +
+              (options_.path / kAdapterConfigFile).string() + " (target_modules: " + folder_list +
+              "): an adapter folder's settings are its own (remove target_modules)");
 }
 
 std::vector<torch::Tensor> LoraAdapter::parameters() {
@@ -154,7 +180,15 @@ void LoraAdapter::load(const fs::path& dir) {
                 "' has use_rslora = " + (cfg.value("use_rslora", false) ? "true" : "false") +
                 ", which differs from the adapter's setting");
 
-  const fs::path weights_path = dir / "adapter_model.safetensors";
+  const fs::path weights_path = dir / kAdapterWeightsFile;
+  std::error_code ec;
+  if (!fs::exists(weights_path, ec)) {
+    const bool pickle = fs::exists(dir / "adapter_model.bin", ec);
+    throw Error("lora: '" + weights_path.string() + "' is missing" +
+                (pickle ? " (the folder has adapter_model.bin, a pickle, which rlhf-host does not "
+                          "read: save it with safe_serialization=True)"
+                        : ""));
+  }
   SafetensorsFile file(weights_path);
   std::set<std::string> expected;
   for (const auto& t : targets_) {
@@ -164,7 +198,8 @@ void LoraAdapter::load(const fs::path& dir) {
   for (const auto& name : file.names())
     if (!expected.count(name))
       throw Error("lora: '" + weights_path.string() + "' holds tensor '" + name +
-                  "' for a module this adapter does not wrap (check target_modules)");
+                  "' for a module this adapter does not wrap (an adapter of another base model, " +
+                  "or other target_modules)");
   torch::NoGradGuard no_grad;
   for (auto& t : targets_) {
     for (auto [key, param] :
@@ -173,12 +208,18 @@ void LoraAdapter::load(const fs::path& dir) {
       if (!file.contains(key))
         throw Error("lora: '" + weights_path.string() + "' lacks tensor '" + key +
                     "' (target_modules wraps module '" + t.path + "')");
-      const torch::Tensor value = file.load(key);
-      if (value.sizes() != param->sizes())
+      // Shape and dtype from the header, so `--check` (a weightless model on the meta device)
+      // validates the folder without reading a weight.
+      const SafetensorsEntry& entry = file.entry(key);
+      if (at::IntArrayRef(entry.shape) != param->sizes())
         throw Error("lora: tensor '" + key + "' in '" + weights_path.string() + "' has shape " +
-                    shape_of(value) + ", the model needs " + shape_of(*param) +
-                    " (check r and the base model)");
-      param->copy_(value.to(param->device(), torch::kFloat32));
+                    shape_of(entry.shape) + ", the model needs " + shape_of(param->sizes()) +
+                    " (an adapter of another base model, or another r)");
+      if (!at::isFloatingType(entry.scalar_type))
+        throw Error("lora: tensor '" + key + "' in '" + weights_path.string() + "' has dtype " +
+                    entry.dtype + "; LoRA weights must be floating-point");
+      if (param->is_meta()) continue;
+      param->copy_(file.load(key).to(param->device(), torch::kFloat32));
     }
   }
 }

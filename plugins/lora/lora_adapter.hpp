@@ -4,6 +4,8 @@
 // save()/load() use PEFT's layout (adapter_model.safetensors with keys
 // "base_model.model.<module>.lora_A.weight" / ".lora_B.weight", adapter_config.json);
 // merge() folds scaling * B @ A into dense base weights (dequantizing quantized ones).
+// Configured with `path` (lora_options.hpp), its settings are the PEFT folder's; the host
+// attaches it and then load()s the folder (host/adapter_folder.hpp).
 #pragma once
 
 #include "lora_layer.hpp"
@@ -35,6 +37,8 @@ class LoraAdapter : public Adapter {
     std::shared_ptr<LoraLayer> layer;
   };
   void detach();
+  void check_table_targets(
+      const std::vector<std::pair<std::string, std::shared_ptr<Linear>>>& linears);
   std::vector<std::pair<std::string, torch::Tensor>> peft_tensors() const;
 
   LoraOptions options_;

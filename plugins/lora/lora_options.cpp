@@ -6,8 +6,62 @@
 
 #include <cmath>
 #include <set>
+#include <sstream>
+
+#include "peft_folder.hpp"
 
 namespace rlhf::lora {
+
+namespace {
+
+std::string number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// With `path`: the folder's settings, and every key the table sets too checked against them.
+LoraOptions from_folder(const Config& config, const LoraOptions& table, const std::string& path) {
+  LoraOptions folder;
+  try {
+    folder = read_peft_folder_options(path);
+  } catch (const Error& e) {
+    config.fail("path", e.what());
+  }
+  folder.path = path;
+  const std::string file = (std::filesystem::path(path) / kAdapterConfigFile).string();
+  auto agree = [&](const std::string& key, bool same, const std::string& mine,
+                   const std::string& peft_key, const std::string& theirs) {
+    if (same) return;
+    config.fail(key, "is " + mine + ", but " + file + " has " + peft_key + " = " + theirs +
+                         ": an adapter folder's settings are its own (remove '" + key +
+                         "' or set it to " + theirs + ")");
+  };
+  if (config.has("r"))
+    agree("r", table.r == folder.r, std::to_string(table.r), "r", std::to_string(folder.r));
+  for (const char* key : {"alpha", "lora_alpha"})
+    if (config.has(key))
+      agree(key, table.alpha == folder.alpha, number(table.alpha), "lora_alpha",
+            number(folder.alpha));
+  if (config.has("dropout"))
+    agree("dropout", table.dropout == folder.dropout, number(table.dropout), "lora_dropout",
+          number(folder.dropout));
+  if (config.has("use_rslora"))
+    agree("use_rslora", table.use_rslora == folder.use_rslora, table.use_rslora ? "true" : "false",
+          "use_rslora", folder.use_rslora ? "true" : "false");
+  if (config.has("init"))
+    config.fail("init", "has no effect with 'path': the adapter's weights are loaded from " + path +
+                            " (remove 'init')");
+  if (config.has("target_modules")) {
+    auto targets = std::make_shared<LoraOptions>();
+    targets->target_modules = table.target_modules;
+    targets->all_linear = table.all_linear;
+    folder.table_targets = std::move(targets);
+  }
+  return folder;
+}
+
+}  // namespace
 
 LoraOptions LoraOptions::from_config(const Config& config) {
   LoraOptions o;
@@ -41,6 +95,10 @@ LoraOptions LoraOptions::from_config(const Config& config) {
     config.fail("init", "must be \"default\" or \"gaussian\", got \"" + o.init + "\"");
   const auto bias = config.get<std::string>("bias", "none");
   if (bias != "none") config.fail("bias", "only \"none\" is supported, got \"" + bias + "\"");
+  if (const auto path = config.get_optional<std::string>("path")) {
+    if (path->empty()) config.fail("path", "is empty; name a PEFT adapter folder");
+    return from_folder(config, o, *path);
+  }
   return o;
 }
 

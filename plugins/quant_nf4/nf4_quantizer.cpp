@@ -1,5 +1,7 @@
 #include "nf4_quantizer.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "nf4_codebook.hpp"
 #include "nf4_weight.hpp"
 #include "quant_state.hpp"
@@ -8,7 +10,9 @@ namespace rlhf::nf4 {
 
 NF4Quantizer::NF4Quantizer(const Config& config)
     : blocksize_(config.get<std::int64_t>("blocksize", 64)),
-      double_quant_(config.get<bool>("double_quant", false)) {
+      double_quant_(config.get<bool>("double_quant", false)),
+      blocksize_given_(config.has("blocksize")),
+      double_quant_given_(config.has("double_quant")) {
   if (!is_supported_blocksize(blocksize_))
     config.fail("blocksize", "unsupported blocksize " + std::to_string(blocksize_) +
                                  " (powers of two from 32 to 4096)");
@@ -71,6 +75,15 @@ std::shared_ptr<LinearWeight> NF4Quantizer::load_prequantized(const TensorSource
   if (info.nested && info.nested_blocksize != kNestedBlocksize)
     throw Error("nf4: '" + state_key + "' has nested_blocksize " +
                 std::to_string(info.nested_blocksize) + "; only 256 is supported");
+  if (blocksize_given_ && info.blocksize != blocksize_)
+    throw Error("nf4: blocksize = " + std::to_string(blocksize_) + " was set, but '" + state_key +
+                "' has blocksize " + std::to_string(info.blocksize) +
+                " (a pre-quantized checkpoint loads as stored: remove blocksize)");
+  if (double_quant_given_ && info.nested != double_quant_)
+    throw Error(std::string("nf4: double_quant = ") + (double_quant_ ? "true" : "false") +
+                " was set, but '" + state_key + "' is " + (info.nested ? "" : "not ") +
+                "double-quantized (a pre-quantized checkpoint loads as stored: remove "
+                "double_quant)");
   NF4Storage s;
   s.out_features = info.shape[0];
   s.in_features = info.shape[1];
@@ -89,6 +102,16 @@ std::shared_ptr<LinearWeight> NF4Quantizer::load_prequantized(const TensorSource
   }
   compute_dtype_ = compute_dtype;
   return std::make_shared<NF4Weight>(std::move(s), name);
+}
+
+std::string NF4Quantizer::contradiction(const std::string& quantization_config_json) const {
+  if (!double_quant_given_) return {};
+  const auto config = nlohmann::json::parse(quantization_config_json, nullptr, false);
+  const bool stored = config.is_object() && config.contains("bnb_4bit_use_double_quant") &&
+                      config["bnb_4bit_use_double_quant"] == true;
+  if (stored == double_quant_) return {};
+  return std::string("double_quant = ") + (double_quant_ ? "true" : "false") +
+         ", but bnb_4bit_use_double_quant is " + (stored ? "true" : "false");
 }
 
 std::string NF4Quantizer::quantization_config_json() const {

@@ -24,11 +24,11 @@ void check_policy_setup(const StageContext& ctx, const TrainingConfig& config) {
          "needs an [adapter] in the pipeline (it folds the adapter into the base weights)");
   // Decided through the plugin interface: the host and the SDK never name a quantizer.
   if (!config.eval_only && ctx.quantizer && !ctx.quantizer->trainable() && !ctx.adapter)
-    fail(
-        ctx, "",
-        "this stage trains the whole model, but the [quantizer] stores base weights that cannot be "
-        "trained: add an [adapter] to train through it (QLoRA), or remove [quantizer] "
-        "(eval_only stages may use a quantizer alone)");
+    fail(ctx, "",
+         "this stage trains the whole model, but the [quantizer] (or the model's "
+         "quantization_config) stores base weights that cannot be trained: add an [adapter] to "
+         "train through it (QLoRA), or remove [quantizer] or train the dense original of a "
+         "pre-quantized model (eval_only stages may use a quantizer alone)");
 }
 
 }  // namespace rlhf

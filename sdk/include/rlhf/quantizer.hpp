@@ -50,6 +50,17 @@ class Quantizer : public Plugin {
   // What `config.json` gains when a model quantized by this plugin is saved
   // (transformers' "quantization_config"), as a JSON string; empty for none.
   virtual std::string quantization_config_json() const { return {}; }
+
+  // Whether this quantizer, as configured, may load a checkpoint of its format whose config.json
+  // carries `quantization_config_json` (transformers' object, as JSON text): "" when it may,
+  // else what contradicts, in one phrase ("double_quant = false, but bnb_4bit_use_double_quant
+  // is true"). Only settings given explicitly count: a default yields to the checkpoint, whose
+  // stored tensors carry their own layout. The host asks when a pipeline names a quantizer for
+  // a pre-quantized model (host/checkpoint_quantizer.hpp). Default: "".
+  virtual std::string contradiction(const std::string& quantization_config_json) const {
+    (void)quantization_config_json;
+    return {};
+  }
 };
 
 }  // namespace rlhf
