@@ -4,7 +4,7 @@
 // Translation (Xu et al. 2024, https://arxiv.org/abs/2401.08417): DPO's loss with the
 // reference dropped (a uniform reference), plus a behaviour-cloning NLL term on the chosen
 // completions. With summed policy log-probs s_w = log π_θ(y_w|x), s_l = log π_θ(y_l|x)
-// (algorithms.md, "More preference losses"):
+// (docs/algorithms.md, "More preference losses"):
 //
 //   h       = s_w − s_l
 //   losses  = −(1−ε)·logσ(β·h) − ε·logσ(−β·h)         (per pair; ε = label_smoothing)

@@ -3,7 +3,7 @@
 // KTO: Model Alignment as Prospect Theoretic Optimization (Ethayarajh et al. 2024,
 // https://arxiv.org/abs/2402.01306): unpaired data — each row is (prompt x, completion y,
 // label desirable/undesirable) — and a Kahneman–Tversky value function around a reference
-// point z0. With summed log-probs s (algorithms.md, "More preference losses"):
+// point z0. With summed log-probs s (docs/algorithms.md, "More preference losses"):
 //
 //   r      = s_θ(y|x) − s_ref(y|x)                       (per row; reference detached)
 //   kl     = max(0, mean_i (s_θ(y'_i|x_i) − s_ref(y'_i|x_i)))    (detached; the y'_i are the

@@ -1,5 +1,5 @@
 // A PEFT LoRA adapter folder as the lora plugin reads it (`path = "DIR"`): the settings of its
-// adapter_config.json, which win over defaults (formats.md, "LoRA adapters").
+// adapter_config.json, which win over defaults (docs/formats.md, "LoRA adapters").
 //
 // adapter_config.json → LoraOptions:
 //   r → r (default 8), lora_alpha → alpha (default 8), lora_dropout → dropout (default 0),

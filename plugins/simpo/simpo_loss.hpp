@@ -3,7 +3,8 @@
 // SimPO: Simple Preference Optimization with a Reference-Free Reward (Meng et al. 2024,
 // https://arxiv.org/abs/2405.14734): the implicit reward is the policy's length-normalised
 // log-prob, and a target margin γ separates chosen from rejected. No reference model. With
-// a_w = avg log π_θ(y_w|x), a_l = avg log π_θ(y_l|x) (algorithms.md, "More preference losses"):
+// a_w = avg log π_θ(y_w|x), a_l = avg log π_θ(y_l|x) (docs/algorithms.md, "More preference
+// losses"):
 //
 //   z       = β·a_w − β·a_l − γ
 //   losses  = −(1−ε)·logσ(z) − ε·logσ(−z)            (per pair; ε = label_smoothing, 0 = SimPO)
@@ -26,7 +27,7 @@
 //   cpo_alpha        0.0   weight of the chosen NLL. DEVIATION: TRL's CPOConfig default is 1.0
 //                          for every loss_type, which with "simpo" gives CPO-SimPO
 //                          (github.com/fe1ixxu/CPO_SIMPO); the `simpo` plugin defaults to the
-//                          paper's plain SimPO (algorithms.md: "cpo_alpha = 0 it is SimPO").
+//                          paper's plain SimPO (docs/algorithms.md, "SimPO").
 //   training keys as DPO (TRL CPOConfig: learning_rate 1e-6, max_length 1024,
 //   max_prompt_length 512, truncation_mode "keep_end").
 // Metrics (TRL CPOTrainer names, means over the pairs of the batch): `rewards/chosen` = β·a_w,

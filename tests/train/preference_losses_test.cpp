@@ -1,6 +1,6 @@
-// SimPO, CPO, DPO+NLL (rpo_alpha) and KTO against algorithms.md's formulas ("More preference
-// losses"), with hand-chosen log-probs and the expected values computed here element by element
-// in double arithmetic (std::exp / std::log1p), independently of the tensor code.
+// SimPO, CPO, DPO+NLL (rpo_alpha) and KTO against the formulas of docs/algorithms.md, "More
+// preference losses", with hand-chosen log-probs and the expected values computed here element by
+// element in double arithmetic (std::exp / std::log1p), independently of the tensor code.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
