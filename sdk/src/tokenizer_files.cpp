@@ -25,7 +25,8 @@ namespace {
 // The tokenizer files copied as they are (transformers' LlamaTokenizer(Fast) reads them).
 const char* const kCopied[] = {"tokenizer.model", "tokenizer.json", "added_tokens.json"};
 
-// A JSON object file; absent → {}.
+// A JSON object file; absent, or a value that is not an object → {} (the Tokenizer reads such a
+// file as empty too, as transformers does); not JSON → an error naming the file.
 Json read_object(const fs::path& path) {
   if (!fs::exists(path)) return Json::object();
   std::ifstream in(path);
@@ -36,8 +37,7 @@ Json read_object(const fs::path& path) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(path.string() + ": not valid JSON: " + e.what());
   }
-  if (!j.is_object()) throw Error(path.string() + ": expected a JSON object");
-  return j;
+  return j.is_object() ? j : Json::object();
 }
 
 void write_json(const fs::path& path, const Json& j) {
@@ -182,6 +182,7 @@ void name_adapter_base(const fs::path& dir, const fs::path& source) {
   const fs::path file = dir / "adapter_config.json";
   if (!fs::exists(file)) return;  // an adapter plugin without a PEFT config
   Json config = read_object(file);
+  if (config.empty()) return;  // not a PEFT config: left as the plugin wrote it
   config["base_model_name_or_path"] = source.string();
   write_json(file, config);
 }
