@@ -1,15 +1,16 @@
 // `rlhf-host init-model`: writes a random-initialised Hugging Face model directory (config.json,
-// model.safetensors, generation_config.json) with a sentencepiece tokenizer trained on a text
-// corpus — the tiny models tests and examples run on, made on demand instead of committed.
+// model.safetensors, generation_config.json, tokenizer_config.json with a chat template) with a
+// sentencepiece tokenizer trained on a text corpus — the tiny models tests and examples run on,
+// made on demand instead of committed.
 #include <boost/program_options.hpp>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "model_output.hpp"
 #include "rlhf/causal_lm.hpp"
+#include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/file_writer.hpp"
 #include "rlhf/tokenizer.hpp"
+#include "rlhf/tokenizer_files.hpp"
 #include "subcommand.hpp"
 
 namespace po = boost::program_options;
@@ -22,7 +23,7 @@ const std::vector<std::string> kChatSymbols = {"<|system|>", "<|user|>", "<|assi
                                                "<|im_start|>", "<|im_end|>"};
 
 int run_init_model(const std::vector<std::string>& args) {
-  std::string out, corpus, config_file, architecture, dtype;
+  std::string out, corpus, config_file, architecture, dtype, chat_template;
   int vocab = 0;
   std::int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, max_pos = 0;
   std::int64_t sliding_window = 0;
@@ -52,7 +53,9 @@ int run_init_model(const std::vector<std::string>& args) {
       "tie-embeddings", po::bool_switch(&tie), "tie lm_head to the embeddings")(
       "dtype", po::value(&dtype)->default_value("float32"), "float32 | bfloat16")(
       "seed", po::value(&seed)->default_value(0), "seed of the random weights")(
-      "force", po::bool_switch(&force), "replace an existing output directory");
+      "chat-template", po::value(&chat_template)->default_value("none"),
+      "chat template written into tokenizer_config.json: zephyr | chatml | llama-2 | mistral | "
+      "none")("force", po::bool_switch(&force), "replace an existing output directory");
   po::variables_map vm;
   if (!rlhf::host::parse_subcommand_options("init-model", opts, args, vm)) return 0;
 
@@ -82,6 +85,11 @@ int run_init_model(const std::vector<std::string>& args) {
     // Validate the combination the way a loaded config.json is validated.
     config = rlhf::ModelConfig::from_json_string(config.to_json(), "init-model options");
   }
+  try {
+    rlhf::ChatTemplate::get(chat_template);
+  } catch (const rlhf::Error& e) {
+    throw rlhf::host::UsageError(std::string("init-model: --chat-template: ") + e.what());
+  }
   if (dtype != "float32" && dtype != "bfloat16")
     throw rlhf::Error("init-model: --dtype must be float32 or bfloat16, not '" + dtype + "'");
   const auto scalar = dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
@@ -101,10 +109,7 @@ int run_init_model(const std::vector<std::string>& args) {
   const rlhf::CausalLM model(config, scalar);
   for (const auto& p : model.parameters()) params += p.numel();
   model.save_pretrained(tmp);
-  nlohmann::ordered_json gen;
-  gen["bos_token_id"] = config.bos_token_id;
-  gen["eos_token_id"] = config.eos_token_ids[0];
-  rlhf::write_file_atomically(tmp / "generation_config.json", gen.dump(2) + "\n");
+  rlhf::complete_saved_folder(tmp, rlhf::SavedFolder::model, tmp, chat_template);
   output.commit();
   const fs::path& target = output.target();
   std::cout << "init-model: wrote " << target.string() << " (" << config.architecture << ", "

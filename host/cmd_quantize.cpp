@@ -16,6 +16,7 @@
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/quantizer.hpp"
+#include "rlhf/tokenizer_files.hpp"
 #include "subcommand.hpp"
 
 namespace po = boost::program_options;
@@ -81,6 +82,9 @@ int run_quantize(const std::vector<std::string>& args) {
   model->save_pretrained(output.staging(), max_shard_mb << 20,
                          qconfig.empty() ? "" : "{\"quantization_config\": " + qconfig + "}");
   rlhf::host::copy_side_files(model_dir, output.staging());
+  // The source's tokenizer files and chat template travel unchanged; what it lacks of what
+  // transformers needs (special_tokens_map.json, pad ids, …) is added.
+  rlhf::complete_saved_folder(output.staging(), rlhf::SavedFolder::model, model_dir, std::nullopt);
   output.commit();
   const fs::path& target = output.target();
   std::cout << "quantize: wrote " << target.string() << " (" << quantizer_name << ", " << params

@@ -54,7 +54,8 @@ bool is_stage_folder(const fs::path& dir) {
   return false;
 }
 
-// The files rlhf-host writes directly in output_dir.
+// The files rlhf-host writes directly in output_dir (event files there are an earlier version's;
+// a stage's TensorBoard run, <stage>/runs/, goes with its stage folder).
 bool is_run_file(const std::string& name) {
   return name == "run.log" || name == "metrics.jsonl" || name == "pipeline.toml" ||
          name.rfind("events.out.tfevents.", 0) == 0;

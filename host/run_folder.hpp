@@ -6,9 +6,10 @@
 //                later resuming from another run's stage_complete.json mixes two runs.
 //   --resume     continues them (each stage's fingerprint is checked, run_fingerprint.hpp).
 //   --overwrite  removes what rlhf-host wrote there first: run.log, metrics.jsonl, pipeline.toml,
-//                TensorBoard event files and every stage folder (a folder holding a stage's
-//                files). Anything else is kept, and nothing is followed through a symbolic link:
-//                a link is removed as a link, never what it points to.
+//                TensorBoard event files of earlier versions (today each stage's TensorBoard run
+//                is in its folder, <stage>/runs/) and every stage folder (a folder holding a
+//                stage's files). Anything else is kept, and nothing is followed through a symbolic
+//                link: a link is removed as a link, never what it points to.
 //
 // In every case the leftovers of interrupted writes are then removed (rlhf/replace_dir.hpp).
 #pragma once

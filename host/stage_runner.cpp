@@ -17,7 +17,7 @@
 #include "rlhf/metrics.hpp"
 #include "rlhf/reward_model.hpp"
 #include "rlhf/stage_context.hpp"
-#include "rlhf/tensorboard.hpp"
+#include "rlhf/tensorboard_runs.hpp"
 #include "rlhf/tokenizer.hpp"
 #include "rlhf/version.hpp"
 #include "run_fingerprint.hpp"
@@ -126,7 +126,7 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
   write_file_atomically(pipeline.output_dir / "pipeline.toml", resolved + "\n");
 
   MetricsSink metrics(pipeline.output_dir);
-  metrics.add_writer(std::make_unique<TensorBoardWriter>(pipeline.output_dir));
+  metrics.add_writer(std::make_unique<TensorBoardRuns>(pipeline.output_dir));
 
   std::shared_ptr<StagePolicy> policy;
   const PolicyLoader& loader = options.loader;

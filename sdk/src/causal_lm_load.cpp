@@ -86,6 +86,16 @@ void CausalLM::save_pretrained(const fs::path& dir, std::int64_t max_shard_bytes
   fs::create_directories(tmp);
   try {
     write_file_atomically(tmp / "config.json", config.dump(2) + "\n");
+    // What transformers' save_pretrained writes for a model without generation settings of its
+    // own (GenerationConfig.from_model_config): the special token ids.
+    nlohmann::ordered_json generation;
+    generation["bos_token_id"] = config_.bos_token_id;
+    if (config_.eos_token_ids.size() == 1)
+      generation["eos_token_id"] = config_.eos_token_ids[0];
+    else
+      generation["eos_token_id"] = config_.eos_token_ids;
+    if (config_.pad_token_id) generation["pad_token_id"] = *config_.pad_token_id;
+    write_file_atomically(tmp / "generation_config.json", generation.dump(2) + "\n");
     save_safetensors_checkpoint(tmp, hf_state_dict(), max_shard_bytes, "model");
     fs::create_directories(target);
     for (const auto& f : fs::directory_iterator(target)) {

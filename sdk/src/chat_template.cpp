@@ -121,6 +121,61 @@ std::string ChatTemplate::render_completion(const Message& assistant) const {
   return assistant.content;
 }
 
+// Each Jinja text is one line (whitespace between tags would be output) and mirrors render():
+// transformers compiles it with trim_blocks and lstrip_blocks, and Jinja turns the '\n' escapes
+// inside string literals into newlines. The llama-2 strip() names the characters our strip()
+// removes (Python's bare strip() also removes Unicode spaces).
+std::string ChatTemplate::jinja() const {
+  // The role check of llama-2 and mistral: user, assistant, user, ... (check_alternation).
+  const std::string alternate =
+      R"({% if message['role'] != ('user' if loop.index0 % 2 == 0 else 'assistant') %})"
+      R"({{ raise_exception("chat template ')" +
+      name_ + R"(': conversation roles must alternate user/assistant/user/...") }}{% endif %})";
+  // A leading system message is taken out of the turns.
+  static const std::string split_system =
+      R"({% if messages and messages[0]['role'] == 'system' %})"
+      R"({% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %})"
+      R"({% set has_system = true %}{% else %}{% set loop_messages = messages %})"
+      R"({% set system_message = '' %}{% set has_system = false %}{% endif %})";
+  if (name_ == "zephyr")
+    return R"({% for message in messages %})"
+           R"({{ '<|' + message['role'] + '|>\n' + message['content'] + '</s>\n' }})"
+           R"({% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %})";
+  if (name_ == "chatml")
+    return R"({% for message in messages %})"
+           R"({{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }})"
+           R"({% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})";
+  if (name_ == "llama-2")
+    return split_system + R"({% for message in loop_messages %})" + alternate +
+           R"({% if loop.first and has_system %})"
+           R"({% set content = '<<SYS>>\n' + system_message + '\n<</SYS>>\n\n' + message['content'] %})"
+           R"({% else %}{% set content = message['content'] %}{% endif %})"
+           R"({% if message['role'] == 'user' %})"
+           R"({{ '<s>[INST] ' + content.strip(' \t\n\r\f\v') + ' [/INST]' }})"
+           R"({% else %}{{ ' ' + content.strip(' \t\n\r\f\v') + ' </s>' }}{% endif %})"
+           R"({% endfor %})";
+  if (name_ == "mistral")
+    return split_system + R"({{ '<s>' }}{% for message in loop_messages %})" + alternate +
+           R"({% if message['role'] == 'user' %})"
+           R"({% if loop.first and system_message != '' %})"
+           R"({{ '[INST] ' + system_message + '\n\n' + message['content'] + ' [/INST]' }})"
+           R"({% else %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% endif %})"
+           R"({% else %}{{ message['content'] + '</s>' }}{% endif %}{% endfor %})";
+  return R"({% for message in messages %}{{ message['content'] }}{% endfor %})";
+}
+
+std::optional<ChatTemplate> ChatTemplate::from_jinja(const std::string& text) {
+  for (const char* n : kNames)
+    if (ChatTemplate(n).jinja() == text) return ChatTemplate(n);
+  return std::nullopt;
+}
+
+std::string ChatTemplate::end_of_turn() const {
+  if (name_ == "chatml") return "<|im_end|>";
+  if (name_ == "none") return "";
+  return "</s>";
+}
+
 PromptCompletionIds ChatTemplate::encode(const Tokenizer& tokenizer,
                                          const std::vector<Message>& prompt,
                                          const std::vector<Message>& completion) const {

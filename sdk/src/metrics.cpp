@@ -5,7 +5,7 @@
 
 namespace rlhf {
 
-ScalarWriter::~ScalarWriter() = default;
+MetricsWriter::~MetricsWriter() = default;
 
 MetricsSink::MetricsSink(const std::filesystem::path& dir)
     : path_(dir / "metrics.jsonl"), out_(path_, FileWriter::Mode::append) {}
@@ -32,14 +32,16 @@ void MetricsSink::log(const std::string& stage, std::int64_t step, double epoch,
       line[name] = value;
     else
       line[name] = nullptr;
-    for (auto& w : writers_) w->add_scalar(stage + "/" + name, value, step);
   }
   // One write() per line: a line is whole in the file or absent (O_APPEND).
   out_.write(line.dump() + "\n");
-  for (auto& w : writers_) w->flush();
+  for (auto& w : writers_) {
+    w->log(stage, step, epoch, values);
+    w->flush();
+  }
 }
 
-void MetricsSink::add_writer(std::unique_ptr<ScalarWriter> writer) {
+void MetricsSink::add_writer(std::unique_ptr<MetricsWriter> writer) {
   std::lock_guard<std::mutex> lock(mutex_);
   writers_.push_back(std::move(writer));
 }

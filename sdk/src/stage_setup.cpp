@@ -9,6 +9,7 @@
 #include "rlhf/policy_setup_check.hpp"
 #include "rlhf/replace_dir.hpp"
 #include "rlhf/stage_context.hpp"
+#include "rlhf/tokenizer_files.hpp"
 #include "rlhf/training_config.hpp"
 
 namespace rlhf {
@@ -41,6 +42,8 @@ std::filesystem::path save_stage_result(StageContext& ctx, CausalLM& model) {
       ctx.adapter->save(staged);
     else
       model.save_pretrained(staged);
+    complete_saved_folder(staged, ctx.adapter ? SavedFolder::adapter : SavedFolder::model,
+                          ctx.model_path, ctx.chat_template);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(staged, ec);  // a full disk needs the space back

@@ -81,7 +81,10 @@ TensorBoardWriter::TensorBoardWriter(const std::filesystem::path& dir) {
   char host[256] = "localhost";
   ::gethostname(host, sizeof(host) - 1);
   const auto seconds = static_cast<std::int64_t>(now_seconds());
-  path_ = dir / ("events.out.tfevents." + std::to_string(seconds) + "." + host);
+  // The pid keeps two processes starting in the same second apart (torch's SummaryWriter names
+  // its files the same way).
+  path_ = dir / ("events.out.tfevents." + std::to_string(seconds) + "." + host + "." +
+                 std::to_string(::getpid()));
   out_ = std::make_unique<FileWriter>(path_, FileWriter::Mode::append);
   write_record(event(0, "brain.Event:2", 3));
 }

@@ -363,7 +363,6 @@ void train_sentencepiece_tokenizer(const fs::path& corpus, const fs::path& out_d
   cfg["pad_token"] = nullptr;
   cfg["legacy"] = false;
   cfg["clean_up_tokenization_spaces"] = false;
-  cfg["model_max_length"] = 2048;
   cfg["sp_model_kwargs"] = nlohmann::ordered_json::object();
   write_json(out_dir / "tokenizer_config.json", cfg);
   nlohmann::ordered_json map;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "event_file.hpp"
 #include "host_test_util.hpp"
 #include "rlhf/version.hpp"
 
@@ -223,10 +224,24 @@ TEST_F(Cli, RunsAPipelineComposingAllFiveKinds) {
             std::string::npos)
       << log;
   EXPECT_NE(read_file(out / "pipeline.toml").find("steps = 2"), std::string::npos);
-  bool has_events = false;
+  // TensorBoard: one run per stage in <stage>/runs/<date>_<host>/, tagged as transformers'
+  // Trainer tags (train/<name>, and the epoch as train/epoch), none in the run folder itself.
   for (const auto& entry : fs::directory_iterator(out))
-    has_events |= entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
-  EXPECT_TRUE(has_events);
+    EXPECT_NE(entry.path().filename().string().rfind("events.out.tfevents.", 0), 0u);
+  const auto first_events = rlhf::test::event_files(out / "first");
+  ASSERT_EQ(first_events.size(), 1u);
+  EXPECT_EQ(first_events[0].parent_path().parent_path(), out / "first/runs");
+  const auto scalars = rlhf::test::read_scalars(first_events[0]);
+  ASSERT_EQ(scalars.size(), 6u);
+  const std::vector<std::tuple<std::string, float, std::int64_t>> expected = {
+      {"train/loss", 1.0f, 1}, {"train/learning_rate", 0.0f, 1}, {"train/epoch", 0.5f, 1},
+      {"train/loss", 0.5f, 2}, {"train/learning_rate", 0.0f, 2}, {"train/epoch", 1.0f, 2}};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(scalars[i].tag, std::get<0>(expected[i])) << i;
+    EXPECT_EQ(scalars[i].value, std::get<1>(expected[i])) << i;
+    EXPECT_EQ(scalars[i].step, std::get<2>(expected[i])) << i;
+  }
+  EXPECT_EQ(rlhf::test::event_files(out / "second").size(), 1u);
 }
 
 // With a real (tiny) model: the lazily loaded policy goes through the quantizer and adapter,

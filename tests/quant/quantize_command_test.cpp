@@ -50,10 +50,13 @@ TEST(QuantizeCommand, WritesBitsandbytesCheckpointThatLoadsAsIs) {
   const fs::path log = dir / "log.txt";
   ASSERT_EQ(run("init-model --out " + (dir / "tiny").string() +
                     " --corpus " RLHF_SOURCE_DIR
-                    "/examples/tokenizer/corpus.txt --hidden-size 64 --seed 3",
+                    "/examples/tokenizer/corpus.txt --hidden-size 64 --seed 3 "
+                    "--chat-template llama-2",
                 log),
             0)
       << read(log);
+  // A source without special_tokens_map.json: the output gets one.
+  fs::remove(dir / "tiny" / "special_tokens_map.json");
   ASSERT_EQ(run("quantize --model " + (dir / "tiny").string() + " --quantizer nf4 --out " +
                     (dir / "nf4").string() + " --set double_quant=true --set blocksize=64",
                 log),
@@ -69,6 +72,14 @@ TEST(QuantizeCommand, WritesBitsandbytesCheckpointThatLoadsAsIs) {
   EXPECT_EQ(q["bnb_4bit_use_double_quant"], true);
   EXPECT_EQ(q["bnb_4bit_quant_storage"], "uint8");
   EXPECT_TRUE(fs::exists(dir / "nf4" / "tokenizer.model"));
+  // The tokenizer and its chat template travel unchanged; what transformers needs is all there.
+  const auto tokenizer_config = nlohmann::json::parse(read(dir / "nf4" / "tokenizer_config.json"));
+  EXPECT_EQ(tokenizer_config["chat_template"],
+            nlohmann::json::parse(read(dir / "tiny" / "tokenizer_config.json"))["chat_template"]);
+  EXPECT_EQ(nlohmann::json::parse(read(dir / "nf4" / "special_tokens_map.json"))["pad_token"],
+            "</s>");
+  EXPECT_EQ(read(dir / "nf4" / "generation_config.json"),
+            read(dir / "tiny" / "generation_config.json"));
 
   rlhf::SafetensorsFile file(dir / "nf4" / "model.safetensors");
   const std::string p = "model.layers.1.mlp.down_proj.weight";

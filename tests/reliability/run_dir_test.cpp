@@ -2,6 +2,7 @@
 // "atomic writes + cleanup" and "subcommand --out"), through the rlhf-host binary: a second run
 // into a locked folder, a new run into a folder with results, --overwrite, --resume against
 // changed inputs, leftovers of interrupted writes, and `--out DIR/ --force`.
+#include "event_file.hpp"
 #include "reliability_util.hpp"
 
 using namespace rlhf::reliability;
@@ -113,11 +114,21 @@ TEST(RunFolder, OverwriteRemovesOnlyWhatRlhfHostWrote) {
   ASSERT_EQ(count_lines(dir / "run/metrics.jsonl"), 3);
   write_file(dir / "run/notes.txt", "mine\n");
   write_file(dir / "run/mydata/keep.jsonl", "{}\n");
+  const auto old_events = rlhf::test::event_files(dir / "run/sft/runs");
+  ASSERT_EQ(old_events.size(), 1u);
 
   auto r =
       run_host({pipeline.string(), "--overwrite", "--set", "stage.sft.max_steps=2"}, dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(count_lines(dir / "run/metrics.jsonl"), 2) << "the previous run's metrics remain";
+  // The stage's TensorBoard run is the new one alone (the event file names the writing pid).
+  const auto events = rlhf::test::event_files(dir / "run/sft/runs");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_NE(events[0], old_events[0]);
+  std::set<std::int64_t> steps;
+  for (const auto& e : rlhf::test::read_scalars(events[0]))
+    if (e.tag == "train/loss") steps.insert(e.step);
+  EXPECT_EQ(steps, (std::set<std::int64_t>{1, 2}));
   EXPECT_FALSE(fs::exists(dir / "run/sft/checkpoint-3")) << "the previous run's checkpoint";
   EXPECT_TRUE(fs::exists(dir / "run/sft/checkpoint-2/trainer_state.json"));
   EXPECT_EQ(read_file(dir / "run/notes.txt"), "mine\n");

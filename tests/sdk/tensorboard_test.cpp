@@ -1,94 +1,25 @@
-// Reads a TensorBoard event file back with an independent decoder: record framing, masked
-// CRC-32C of length and payload, and the Event/Summary protobuf fields.
+// Reads TensorBoard event files back with an independent decoder (tests/common/event_file.hpp):
+// record framing, masked CRC-32C of length and payload, the Event/Summary protobuf fields; and
+// the per-stage runs with transformers' tag names a MetricsSink writes through TensorBoardRuns.
 #include "rlhf/tensorboard.hpp"
 
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <cstdlib>
+#include <ctime>
+#include <regex>
+
+#include "event_file.hpp"
+#include "rlhf/metrics.hpp"
+#include "rlhf/tensorboard_runs.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
-
-namespace {
-
-// Bitwise CRC-32C, written independently of the table-driven one under test.
-std::uint32_t reference_crc32c(const std::string& bytes) {
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (unsigned char byte : bytes) {
-    crc ^= byte;
-    for (int k = 0; k < 8; ++k) crc = (crc & 1) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-  }
-  return ~crc;
-}
-std::uint32_t reference_masked(const std::string& bytes) {
-  std::uint32_t crc = reference_crc32c(bytes);
-  return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
-}
-
-template <class T>
-T read_le(const std::string& s, std::size_t at) {
-  T v;
-  std::memcpy(&v, s.data() + at, sizeof(T));
-  return v;
-}
-
-struct Field {
-  int number;
-  int wire_type;
-  std::uint64_t varint = 0;
-  std::string bytes;  // length-delimited payload or the fixed32/fixed64 raw bytes
-};
-
-std::uint64_t read_varint(const std::string& s, std::size_t& at) {
-  std::uint64_t v = 0;
-  for (int shift = 0;; shift += 7) {
-    unsigned char b = static_cast<unsigned char>(s.at(at++));
-    v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
-    if (!(b & 0x80)) return v;
-  }
-}
-
-std::vector<Field> parse_message(const std::string& s) {
-  std::vector<Field> fields;
-  std::size_t at = 0;
-  while (at < s.size()) {
-    std::uint64_t key = read_varint(s, at);
-    Field f;
-    f.number = static_cast<int>(key >> 3);
-    f.wire_type = static_cast<int>(key & 7);
-    switch (f.wire_type) {
-      case 0:
-        f.varint = read_varint(s, at);
-        break;
-      case 1:
-        f.bytes = s.substr(at, 8), at += 8;
-        break;
-      case 5:
-        f.bytes = s.substr(at, 4), at += 4;
-        break;
-      case 2: {
-        auto n = read_varint(s, at);
-        f.bytes = s.substr(at, n), at += n;
-        break;
-      }
-      default:
-        ADD_FAILURE() << "unexpected wire type " << f.wire_type;
-        return fields;
-    }
-    fields.push_back(f);
-  }
-  return fields;
-}
-
-const Field* field(const std::vector<Field>& fields, int number) {
-  for (const auto& f : fields)
-    if (f.number == number) return &f;
-  return nullptr;
-}
-
-}  // namespace
+using rlhf::test::find_field;
+using rlhf::test::parse_message;
+using rlhf::test::read_le;
+using rlhf::test::reference_crc32c;
+using rlhf::test::reference_masked;
 
 TEST(Crc32c, MatchesTheStandardCheckValueAndAReferenceImplementation) {
   // CRC-32C check value from the iSCSI spec (RFC 3720 appendix B.4): "123456789".
@@ -99,66 +30,120 @@ TEST(Crc32c, MatchesTheStandardCheckValueAndAReferenceImplementation) {
 }
 
 TEST(TensorBoardWriter, WritesRecordsTensorBoardCanRead) {
-  const fs::path dir = rlhf::test::process_temp_path("tensorboard");
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  rlhf::test::TempDir dir;
   fs::path file;
   {
-    rlhf::TensorBoardWriter writer(dir);
+    rlhf::TensorBoardWriter writer(dir.path());
     file = writer.path();
-    writer.add_scalar("dpo/loss", 0.6931, 1);
-    writer.add_scalar("dpo/rewards/accuracies", 0.75, 1234567890123);
+    writer.add_scalar("train/loss", 0.6931, 1);
+    writer.add_scalar("train/rewards/accuracies", 0.75, 1234567890123);
     writer.flush();
   }
-  EXPECT_EQ(file.parent_path(), dir);
+  EXPECT_EQ(file.parent_path(), dir.path());
+  // events.out.tfevents.<seconds>.<host>.<pid>
   EXPECT_EQ(file.filename().string().rfind("events.out.tfevents.", 0), 0u);
+  const std::string suffix = "." + std::to_string(::getpid());
+  EXPECT_EQ(file.filename().string().substr(file.filename().string().size() - suffix.size()),
+            suffix);
 
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
-
-  std::vector<std::string> records;
-  for (std::size_t at = 0; at < bytes.size();) {
-    ASSERT_LE(at + 12, bytes.size());
-    const auto length = read_le<std::uint64_t>(bytes, at);
-    EXPECT_EQ(read_le<std::uint32_t>(bytes, at + 8), reference_masked(bytes.substr(at, 8)));
-    ASSERT_LE(at + 12 + length + 4, bytes.size());
-    const std::string data = bytes.substr(at + 12, length);
-    EXPECT_EQ(read_le<std::uint32_t>(bytes, at + 12 + length), reference_masked(data));
-    records.push_back(data);
-    at += 12 + length + 4;
-  }
+  const auto records = rlhf::test::read_records(file);
   ASSERT_EQ(records.size(), 3u);
-
   auto first = parse_message(records[0]);
-  ASSERT_NE(field(first, 3), nullptr);
-  EXPECT_EQ(field(first, 3)->bytes, "brain.Event:2");
-  ASSERT_NE(field(first, 1), nullptr);
-  const double wall_time = read_le<double>(field(first, 1)->bytes, 0);
+  ASSERT_NE(find_field(first, 3), nullptr);
+  EXPECT_EQ(find_field(first, 3)->bytes, "brain.Event:2");
+  ASSERT_NE(find_field(first, 1), nullptr);
+  const double wall_time = read_le<double>(find_field(first, 1)->bytes, 0);
   EXPECT_GT(wall_time, 1.7e9);  // after 2023: a Unix time in seconds
 
+  const auto scalars = rlhf::test::read_scalars(file);
+  ASSERT_EQ(scalars.size(), 2u);
+  EXPECT_EQ(scalars[0].tag, "train/loss");
+  EXPECT_EQ(scalars[0].value, 0.6931f);
+  EXPECT_EQ(scalars[0].step, 1);
+  EXPECT_EQ(scalars[1].tag, "train/rewards/accuracies");
+  EXPECT_EQ(scalars[1].value, 0.75f);
+  EXPECT_EQ(scalars[1].step, 1234567890123);
+}
+
+TEST(TensorBoardRuns, TagsAreTransformersRewriteLogs) {
+  EXPECT_EQ(rlhf::tensorboard_tag("loss"), "train/loss");
+  EXPECT_EQ(rlhf::tensorboard_tag("rewards/chosen"), "train/rewards/chosen");
+  EXPECT_EQ(rlhf::tensorboard_tag("eval_loss"), "eval/loss");
+  EXPECT_EQ(rlhf::tensorboard_tag("eval_rewards/chosen"), "eval/rewards/chosen");
+  EXPECT_EQ(rlhf::tensorboard_tag("test_loss"), "test/loss");
+  EXPECT_EQ(rlhf::tensorboard_tag("evaluation"), "train/evaluation");  // no "eval_" prefix
+}
+
+TEST(TensorBoardRuns, RunNameIsTransformersDefaultLogdir) {
+  const char* old_tz = std::getenv("TZ");
+  const std::string saved = old_tz ? old_tz : "";
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
+  // 2024-03-05 07:08:09 UTC; strftime("%b%d_%H-%M-%S") + "_" + hostname.
+  EXPECT_EQ(rlhf::tensorboard_run_name(1709622489, "box"), "Mar05_07-08-09_box");
+  EXPECT_EQ(rlhf::tensorboard_run_name(0, "h"), "Jan01_00-00-00_h");
+  if (old_tz)
+    ::setenv("TZ", saved.c_str(), 1);
+  else
+    ::unsetenv("TZ");
+  ::tzset();
+}
+
+TEST(TensorBoardRuns, OneRunPerStageUnderItsFolderWithTrainerTags) {
+  rlhf::test::TempDir dir;
+  {
+    rlhf::MetricsSink sink(dir.path());
+    auto runs = std::make_unique<rlhf::TensorBoardRuns>(dir.path());
+    rlhf::TensorBoardRuns* view = runs.get();
+    sink.add_writer(std::move(runs));
+    sink.log("sft", 1, 0.5, {{"loss", 2.0}, {"grad_norm", 0.25}, {"learning_rate", 1e-3}});
+    sink.log("sft", 2, 1.0, {{"eval_loss", 1.5}});
+    sink.log("dpo", 2, 0.25, {{"loss", 0.69}, {"rewards/chosen", 0.1}});
+    sink.log("dpo", 4, 0.5, {{"eval_loss", 0.6}, {"eval_rewards/chosen", -0.5}});
+    EXPECT_EQ(view->event_file("sft").parent_path().parent_path(), dir.path() / "sft" / "runs");
+    EXPECT_EQ(view->event_file("dpo").parent_path().parent_path(), dir.path() / "dpo" / "runs");
+    EXPECT_TRUE(view->event_file("orpo").empty());
+  }
+  // metrics.jsonl keeps the names as logged.
+  std::ifstream in(dir.path() / "metrics.jsonl");
+  std::string first;
+  std::getline(in, first);
+  EXPECT_EQ(
+      first,
+      R"({"stage":"sft","step":1,"epoch":0.5,"loss":2.0,"grad_norm":0.25,"learning_rate":0.001})");
+
+  const std::regex run_name(R"([A-Z][a-z]{2}\d\d_\d\d-\d\d-\d\d_.+)");
+  for (const char* stage : {"sft", "dpo"}) {
+    const auto files = rlhf::test::event_files(dir.path() / stage);
+    ASSERT_EQ(files.size(), 1u) << stage;
+    EXPECT_EQ(files[0].parent_path().parent_path(), dir.path() / stage / "runs");
+    EXPECT_TRUE(std::regex_match(files[0].parent_path().filename().string(), run_name)) << files[0];
+  }
   struct Expected {
-    std::string tag;
+    const char* tag;
     float value;
     std::int64_t step;
   };
-  const Expected expected[] = {{"dpo/loss", 0.6931f, 1},
-                               {"dpo/rewards/accuracies", 0.75f, 1234567890123}};
-  for (int i = 0; i < 2; ++i) {
-    auto event = parse_message(records[i + 1]);
-    ASSERT_NE(field(event, 2), nullptr);
-    EXPECT_EQ(static_cast<std::int64_t>(field(event, 2)->varint), expected[i].step);
-    ASSERT_NE(field(event, 5), nullptr);
-    auto summary = parse_message(field(event, 5)->bytes);
-    ASSERT_EQ(summary.size(), 1u);
-    EXPECT_EQ(summary[0].number, 1);
-    auto value = parse_message(summary[0].bytes);
-    ASSERT_NE(field(value, 1), nullptr);
-    EXPECT_EQ(field(value, 1)->bytes, expected[i].tag);
-    ASSERT_NE(field(value, 2), nullptr);
-    EXPECT_EQ(field(value, 2)->wire_type, 5);
-    EXPECT_EQ(read_le<float>(field(value, 2)->bytes, 0), expected[i].value);
-  }
-  fs::remove_all(dir);
+  auto check = [&](const char* stage, const std::vector<Expected>& expected) {
+    const auto scalars = rlhf::test::read_scalars(rlhf::test::event_files(dir.path() / stage)[0]);
+    ASSERT_EQ(scalars.size(), expected.size()) << stage;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(scalars[i].tag, expected[i].tag) << stage << " " << i;
+      EXPECT_EQ(scalars[i].value, expected[i].value) << stage << " " << i;
+      EXPECT_EQ(scalars[i].step, expected[i].step) << stage << " " << i;
+    }
+  };
+  check("sft", {{"train/loss", 2.0f, 1},
+                {"train/grad_norm", 0.25f, 1},
+                {"train/learning_rate", 1e-3f, 1},
+                {"train/epoch", 0.5f, 1},
+                {"eval/loss", 1.5f, 2},
+                {"train/epoch", 1.0f, 2}});
+  check("dpo", {{"train/loss", 0.69f, 2},
+                {"train/rewards/chosen", 0.1f, 2},
+                {"train/epoch", 0.25f, 2},
+                {"eval/loss", 0.6f, 4},
+                {"eval/rewards/chosen", -0.5f, 4},
+                {"train/epoch", 0.5f, 4}});
+  EXPECT_EQ(rlhf::test::event_files(dir.path()).size(), 2u);  // none in the run folder itself
 }

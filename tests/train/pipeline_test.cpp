@@ -5,8 +5,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include "event_file.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -92,6 +94,30 @@ TEST(Pipeline, SftThenDpoThroughTheHost) {
   EXPECT_TRUE(fs::exists(dir / "run" / "dpo" / "model" / "config.json"));
   EXPECT_TRUE(fs::exists(dir / "run" / "dpo" / "checkpoint-2" / "trainer_state.json"));
   EXPECT_TRUE(fs::exists(dir / "run" / "dpo" / "checkpoint-4" / "optimizer.pt"));
+  // TensorBoard: one run per stage, with the tags transformers' Trainer gives TRL's metrics.
+  std::map<std::string, std::set<std::string>> tags;
+  std::map<std::string, std::vector<float>> dpo_values;
+  for (const char* stage : {"before", "sft", "dpo"}) {
+    const auto files = rlhf::test::event_files(dir / "run" / stage / "runs");
+    ASSERT_EQ(files.size(), 1u) << stage;
+    for (const auto& e : rlhf::test::read_scalars(files[0])) {
+      tags[stage].insert(e.tag);
+      if (std::string(stage) == "dpo") dpo_values[e.tag].push_back(e.value);
+    }
+  }
+  for (const char* tag : {"train/loss", "train/learning_rate", "train/grad_norm", "train/epoch",
+                          "train/mean_token_accuracy"})
+    EXPECT_EQ(tags["sft"].count(tag), 1u) << tag;
+  for (const char* tag : {"train/loss", "train/rewards/chosen", "train/rewards/margins",
+                          "eval/loss", "eval/rewards/chosen", "eval/rewards/accuracies"})
+    EXPECT_EQ(tags["dpo"].count(tag), 1u) << tag;
+  EXPECT_EQ(tags["before"].count("eval/preference_accuracy"), 1u);
+  for (const auto& tag : tags["dpo"]) EXPECT_EQ(tag.find("eval_"), std::string::npos) << tag;
+  // The values are metrics.jsonl's: the dpo stage's train losses in order.
+  std::vector<float> dpo_losses;
+  for (const auto& j : lines)
+    if (j["stage"] == "dpo" && j.contains("loss")) dpo_losses.push_back(j["loss"].get<float>());
+  EXPECT_EQ(dpo_values["train/loss"], dpo_losses);
   // --resume after completion: sft and dpo load their saved results instead of training again.
   ASSERT_EQ(run(host + " --resume " + (dir / "p.toml").string()), 0);
   int train_lines_after_resume = 0;

@@ -76,9 +76,11 @@ class CausalLM : public torch::nn::Module {
   // LinearWeight::state_dict, so a quantized model yields bitsandbytes keys).
   std::vector<std::pair<std::string, torch::Tensor>> hf_state_dict() const;
 
-  // Writes config.json + model.safetensors (sharded above `max_shard_bytes`) into `dir`
+  // Writes config.json, generation_config.json (bos/eos/pad ids of the config) and
+  // model.safetensors (sharded above `max_shard_bytes`) into `dir`
   // (written to a temporary folder, then renamed). `extra_config_json` is merged into config.json
-  // (e.g. a quantization_config).
+  // (e.g. a quantization_config). The model knows no tokenizer: complete_saved_folder
+  // (rlhf/tokenizer_files.hpp) adds the tokenizer files, as a tokenizer's own save_pretrained.
   void save_pretrained(const std::filesystem::path& dir,
                        std::int64_t max_shard_bytes = std::int64_t{5} << 30,
                        const std::string& extra_config_json = "") const;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,17 @@ class ChatTemplate {
   static std::vector<std::string> names();
 
   const std::string& name() const { return name_; }
+
+  // The Hugging Face Jinja text of this template (tokenizer_config.json's "chat_template"):
+  // rendered by transformers' apply_chat_template it gives exactly render_prompt (with
+  // add_generation_prompt) and the whole conversation (without). BOS/EOS are written as the
+  // literal strings this renderer writes ("<s>", "</s>"), not the bos_token/eos_token variables.
+  std::string jinja() const;
+  // The template whose jinja() is `text` (a folder saved by rlhf-host); nothing for any other.
+  static std::optional<ChatTemplate> from_jinja(const std::string& text);
+  // The token string that ends an assistant turn ("</s>", "<|im_end|>"); empty for "none",
+  // whose completions end with the tokenizer's EOS. Generation stops there too.
+  std::string end_of_turn() const;
 
   // The rendered prompt text (all messages + generation prompt), with BOS/EOS written as the
   // tokenizer's special-token strings ("<s>", "</s>").

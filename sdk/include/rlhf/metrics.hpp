@@ -1,5 +1,5 @@
 // MetricsSink — where training metrics go: one JSON object per logged step appended to
-// `metrics.jsonl`, and TensorBoard scalars when an event writer is attached.
+// `metrics.jsonl`, and to every attached MetricsWriter (TensorBoard: rlhf/tensorboard_runs.hpp).
 #pragma once
 
 #include <cstdint>
@@ -14,10 +14,12 @@
 
 namespace rlhf {
 
-class ScalarWriter {
+// Receives every logged line as MetricsSink::log() got it (names as in metrics.jsonl).
+class MetricsWriter {
  public:
-  virtual ~ScalarWriter();
-  virtual void add_scalar(const std::string& tag, double value, std::int64_t step) = 0;
+  virtual ~MetricsWriter();
+  virtual void log(const std::string& stage, std::int64_t step, double epoch,
+                   const std::vector<std::pair<std::string, double>>& values) = 0;
   virtual void flush() = 0;
 };
 
@@ -28,18 +30,18 @@ class MetricsSink {
   explicit MetricsSink(const std::filesystem::path& dir);
   ~MetricsSink();
 
-  // One line: {"stage": ..., "step": ..., "epoch": ..., <values in order>}. TensorBoard tags are
-  // "<stage>/<name>". Non-finite values are written as null.
+  // One line: {"stage": ..., "step": ..., "epoch": ..., <values in order>}, then the same to
+  // every writer. Non-finite values are written as null.
   void log(const std::string& stage, std::int64_t step, double epoch,
            const std::vector<std::pair<std::string, double>>& values);
 
-  void add_writer(std::unique_ptr<ScalarWriter> writer);
+  void add_writer(std::unique_ptr<MetricsWriter> writer);
   const std::filesystem::path& path() const { return path_; }
 
  private:
   std::filesystem::path path_;
   FileWriter out_;
-  std::vector<std::unique_ptr<ScalarWriter>> writers_;
+  std::vector<std::unique_ptr<MetricsWriter>> writers_;
   std::mutex mutex_;
 };
 

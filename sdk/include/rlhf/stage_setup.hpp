@@ -23,7 +23,8 @@ struct TrainingConfig;
 std::shared_ptr<CausalLM> prepare_policy(StageContext& ctx, const TrainingConfig& config);
 
 // Writes the stage result into ctx.stage_dir: `adapter/` (PEFT layout) with an adapter, else
-// `model/` (full weights, Hugging Face layout), then the marker `stage_complete.json`. Returns
+// `model/` (full weights, Hugging Face layout), each with the tokenizer files of ctx.model_path
+// and ctx.chat_template (rlhf/tokenizer_files.hpp), then the marker `stage_complete.json`. Returns
 // the folder written. The folder is written as `<name>.tmp` and swapped in whole, the marker
 // through a temporary file and a rename (rlhf/replace_dir.hpp): a kill leaves the previous
 // result or the new one. A failed write (e.g. a full disk) throws rlhf::Error naming the file.

@@ -1,9 +1,9 @@
 // TensorBoardWriter — writes scalars as a TensorBoard event file, so
-// `tensorboard --logdir <output_dir>` shows the training curves
-// (docs/formats.md, "TensorBoard event files"). Attach one to a MetricsSink; it needs no
-// TensorFlow or protobuf library.
+// `tensorboard --logdir <output_dir>` shows the training curves (docs/formats.md, "TensorBoard
+// event files"). It needs no TensorFlow or protobuf library; TensorBoardRuns
+// (rlhf/tensorboard_runs.hpp) gives a MetricsSink one per stage.
 //
-// File: `<dir>/events.out.tfevents.<unix time>.<hostname>`, a sequence of records
+// File: `<dir>/events.out.tfevents.<unix time>.<hostname>.<pid>`, a sequence of records
 //   u64 length | u32 masked_crc32c(length bytes) | data | u32 masked_crc32c(data)
 // each `data` a serialized tensorflow.Event; the first carries file_version "brain.Event:2".
 #pragma once
@@ -15,20 +15,19 @@
 #include <string>
 
 #include "rlhf/file_writer.hpp"
-#include "rlhf/metrics.hpp"
 
 namespace rlhf {
 
-class TensorBoardWriter : public ScalarWriter {
+class TensorBoardWriter {
  public:
   // Creates the event file in `dir` (which must exist) and writes the file_version record. A
   // failed write (e.g. a full disk) throws rlhf::Error naming the file.
   explicit TensorBoardWriter(const std::filesystem::path& dir);
-  ~TensorBoardWriter() override;
+  ~TensorBoardWriter();
 
   // One Event {wall_time, step, summary {value {tag, simple_value}}}.
-  void add_scalar(const std::string& tag, double value, std::int64_t step) override;
-  void flush() override;
+  void add_scalar(const std::string& tag, double value, std::int64_t step);
+  void flush();
   const std::filesystem::path& path() const { return path_; }
 
  private:
