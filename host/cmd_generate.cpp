@@ -11,12 +11,18 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "adapter_folder.hpp"
+#include "checkpoint_quantizer.hpp"
+#include "plugin_path.hpp"
+#include "plugin_registry.hpp"
 #include "prompt_file.hpp"
+#include "rlhf/adapter.hpp"
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/file_writer.hpp"
 #include "rlhf/generation.hpp"
+#include "rlhf/quantizer.hpp"
 #include "rlhf/tokenizer.hpp"
 #include "subcommand.hpp"
 
@@ -28,7 +34,7 @@ using rlhf::host::UsageError;
 namespace {
 
 struct Options {
-  std::string model, prompt, data, out, chat_template, dtype;
+  std::string model, prompt, data, out, chat_template, dtype, adapter;
   std::int64_t max_new_tokens = 128, top_k = 0, batch_size = 8;
   double temperature = 0, top_p = 1;
   std::uint64_t seed = 0;
@@ -103,13 +109,28 @@ std::vector<std::int64_t> stop_token_ids(const fs::path& model_dir, const rlhf::
   return ids;
 }
 
-// The model generation runs on. (`--adapter DIR` attaches a PEFT adapter here: one call.)
-std::shared_ptr<rlhf::CausalLM> load_model(const Options& o) {
+// The model generation runs on: a pre-quantized checkpoint through the quantizer its
+// quantization_config names, and with `--adapter DIR` that PEFT folder attached
+// (adapter_folder.hpp). The plugin objects stay alive with the model.
+struct LoadedModel {
+  std::shared_ptr<rlhf::Quantizer> quantizer;
+  std::shared_ptr<rlhf::CausalLM> model;
+  std::shared_ptr<rlhf::Adapter> adapter;
+};
+LoadedModel load_model(const Options& o) {
+  rlhf::host::PluginRegistry registry(rlhf::host::plugin_search_path({}));
+  LoadedModel out;
+  out.quantizer = rlhf::host::quantizer_for_model(registry, o.model, nullptr, "");
   rlhf::LoadOptions load;
   load.dtype = o.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
-  auto model = rlhf::load_causal_lm(o.model, load);
-  model->eval();
-  return model;
+  load.quantizer = out.quantizer.get();
+  out.model = rlhf::load_causal_lm(o.model, load);
+  if (!o.adapter.empty()) {
+    out.adapter = rlhf::host::load_adapter_folder(registry, o.adapter, *out.model);
+    out.adapter->set_training(false);
+  }
+  out.model->eval();
+  return out;
 }
 
 struct Completion {
@@ -141,7 +162,8 @@ int run_generate(const std::vector<std::string>& args) {
       "seed", po::value(&o.seed)->default_value(0),
       "sampling seed (same seed and batch size: same completions)")(
       "batch-size", po::value(&o.batch_size)->default_value(8), "prompts decoded together")(
-      "dtype", po::value(&o.dtype)->default_value("float32"), "float32 | bfloat16");
+      "dtype", po::value(&o.dtype)->default_value("float32"), "float32 | bfloat16")(
+      "adapter", po::value(&o.adapter), "PEFT adapter folder to attach (e.g. a stage's adapter/)");
   po::variables_map vm;
   if (!rlhf::host::parse_subcommand_options("generate", opts, args, vm)) return 0;
   check_options(o, vm);
@@ -153,7 +175,8 @@ int run_generate(const std::vector<std::string>& args) {
   else
     prompts = rlhf::host::read_prompt_file(o.data);
 
-  const auto model = load_model(o);
+  const LoadedModel loaded = load_model(o);
+  const auto& model = loaded.model;
   const auto tokenizer = rlhf::Tokenizer::load(o.model);
   std::vector<std::vector<std::int64_t>> prompt_ids;
   for (const auto& p : prompts) {
