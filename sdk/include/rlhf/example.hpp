@@ -25,6 +25,7 @@ struct Example {
   std::vector<Message> completion;            // SFT target (prompt+completion or messages formats)
   std::optional<std::string> text;            // SFT raw text: train on every token
   std::optional<double> margin;               // reward-model margin m (optional field)
+  std::optional<bool> label;                  // KTO: desirable (true) or not; jsonl "label"
   std::map<std::string, std::string> fields;  // other scalar fields, e.g. "answer" for rule rewards
   bool conversational = false;
   std::string source;  // "file:line" for messages
