@@ -92,6 +92,10 @@ FileRecords read_jsonl_file(const std::filesystem::path& path, const Columns& co
                             bool skip_errors, std::size_t block_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path.string() + ": cannot open");
+  // No bigger than the file: a buffer is allocated (and zeroed) per block read.
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(path, ec);
+  if (!ec) block_bytes = std::min<std::size_t>(block_bytes, std::size_t(file_bytes) + 1);
   block_bytes = std::max<std::size_t>(block_bytes, 1);
   const std::string name = path.string();
   FileRecords out;
@@ -117,8 +121,10 @@ FileRecords read_jsonl_file(const std::filesystem::path& path, const Columns& co
     }
     split_lines(buf, end, line_no, lines);
     parsed.assign(lines.size(), ParsedLine{});
-    parallel_for(lines.size(),
-                 [&](std::size_t i) { parsed[i] = parse_line(lines[i], name, columns); });
+    // A thread per 64 lines at most: a short file is not worth starting threads for.
+    parallel_for(
+        lines.size(), [&](std::size_t i) { parsed[i] = parse_line(lines[i], name, columns); },
+        std::min(default_thread_count(), 1 + lines.size() / 64));
     for (std::size_t i = 0; i < parsed.size(); ++i) {
       if (parsed[i].blank) continue;
       if (parsed[i].ok) {

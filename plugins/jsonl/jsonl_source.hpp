@@ -24,7 +24,8 @@
 // A dataset entry takes path (required), fraction (0 < f ≤ 1, default 1), and its own
 // columns, eval_fraction or eval_path, on_error; where it gives none, the top-level columns,
 // eval_fraction and on_error apply. A top-level sample_ratio scales every fraction (a quick run
-// on 5% of the same mix); a top-level eval_path is one more eval file for the whole mix.
+// on 5% of the same mix); a top-level eval_path is one more eval file for the whole mix (with
+// `datasets`, it may go with a top-level eval_fraction, every dataset's default).
 // Why fractions and not interleave_datasets' sampling probabilities: a fraction says exactly
 // how many rows of each file train (the log prints them), a file never repeats or runs dry, and
 // the result does not depend on a stopping rule; the trainer shuffles the rows every epoch
