@@ -1,8 +1,10 @@
 // Fuzzes the jsonl data source (plugins/jsonl): file → lines → JSON → parse_record → Example,
 // then sample_ratio and the eval split — the path every data file of a pipeline takes.
 //
-// Input: the data file. It is loaded twice: with the defaults (on_error = "error"), and with
-// on_error = "skip", sample_ratio = 0.5 and eval_fraction = 0.25.
+// Input: the data file. It is loaded three times: with the defaults (on_error = "error"); with
+// on_error = "skip", sample_ratio = 0.5 and eval_fraction = 0.25; and as a mix of itself twice
+// with a column mapping (prompt read from "text", chosen and rejected swapped, "label" from
+// "margin") and a fraction.
 // Oracle, besides ASan/UBSan: every error is an rlhf::Error naming the file; every record
 // returned has the shape jsonl_record.hpp promises for its format.
 #include <spdlog/spdlog.h>
@@ -48,9 +50,11 @@ void check_example(const rlhf::Example& ex, const std::string& path) {
 
 // A source made once (its constructor only reads the table and checks that the file exists);
 // load() reads the file again every time.
-rlhf::jsonl::JsonlSource make_source(const rlhf::fuzz::MemFile& file, const std::string& options) {
-  const rlhf::Config config =
-      rlhf::Config::parse("path = \"" + file.path() + "\"\n" + options, "fuzz.toml");
+// `options` are the data table's keys besides path (a table with `datasets` gives none).
+rlhf::jsonl::JsonlSource make_source(const rlhf::fuzz::MemFile& file, const std::string& options,
+                                     bool with_path = true) {
+  const rlhf::Config config = rlhf::Config::parse(
+      (with_path ? "path = \"" + file.path() + "\"\n" : std::string()) + options, "fuzz.toml");
   rlhf::jsonl::JsonlSource source(config);
   config.check_no_unknown_keys();
   return source;
@@ -81,8 +85,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static rlhf::jsonl::JsonlSource strict = make_source(file, "");
   static rlhf::jsonl::JsonlSource lenient =
       make_source(file, "on_error = \"skip\"\nsample_ratio = 0.5\neval_fraction = 0.25\n");
+  static rlhf::jsonl::JsonlSource mixed =
+      make_source(file,
+                  "on_error = \"skip\"\ncolumns = { prompt = \"text\", chosen = \"rejected\", "
+                  "rejected = \"chosen\", label = \"margin\" }\ndatasets = [ { path = \"" +
+                      file.path() + "\" }, { path = \"" + file.path() + "\", fraction = 0.5 } ]\n",
+                  false);
   file.write(data, size);
   load(strict, file.path(), 42);
   load(lenient, file.path(), size);
+  load(mixed, file.path(), size + 1);
   return 0;
 }

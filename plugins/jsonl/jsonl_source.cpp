@@ -4,23 +4,28 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <random>
 
-#include "jsonl_record.hpp"
+#include "jsonl_file.hpp"
 #include "rlhf/config.hpp"
 
 namespace rlhf::jsonl {
 
 namespace {
 
-// Seeded Fisher–Yates over 0..n-1; `purpose` separates the sampling and split streams.
+// Seeded Fisher–Yates over 0..n-1; `purpose` separates the sampling and split streams (and the
+// datasets of a mix).
 std::vector<std::size_t> seeded_order(std::size_t n, std::uint64_t seed, std::uint64_t purpose) {
   std::vector<std::size_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = i;
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull ^ purpose);
   for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
   return order;
+}
+
+// The stream of dataset `index` for `purpose`; dataset 0 keeps the single-file stream.
+std::uint64_t stream(std::uint64_t purpose, std::size_t index) {
+  return purpose ^ (static_cast<std::uint64_t>(index) * 0xD1B54A32D192ED03ull);
 }
 
 // The records at the first `count` positions of `order`, and the rest, both in file order.
@@ -45,115 +50,129 @@ void check_data_file(const Config& config, const std::string& key,
     config.fail(key, "'" + path.string() + "' is not a regular file");
 }
 
-// nlohmann's parse error without its prefix and its "last read" echo, which can hold a whole
-// megabyte-long line or bytes that are not UTF-8: "at column 12: syntax error … - <why>".
-std::string json_error_reason(const nlohmann::json::exception& e) {
-  std::string what = e.what();
-  if (auto last = what.find("; last read:"); last != std::string::npos) what.resize(last);
-  if (auto at = what.find("column "); at != std::string::npos)
-    what = "at " + what.substr(at);
-  else if (auto colon = what.find("] "); colon != std::string::npos)
-    what = what.substr(colon + 2);
-  return what;
+bool read_on_error(const Config& config, bool fallback) {
+  const std::string on_error = config.get<std::string>("on_error", fallback ? "skip" : "error");
+  if (on_error != "error" && on_error != "skip")
+    config.fail("on_error", "expected \"error\" or \"skip\", got \"" + on_error + "\"");
+  return on_error == "skip";
 }
 
-// One line as read: the UTF-8 byte order mark some editors put at the start of a file and the
-// carriage return of CRLF line endings are not part of the record.
-void strip_line_framing(std::string& line, std::size_t line_no) {
-  static const std::string kBom = "\xEF\xBB\xBF";
-  if (line_no == 1 && line.compare(0, kBom.size(), kBom) == 0) line.erase(0, kBom.size());
-  if (!line.empty() && line.back() == '\r') line.pop_back();
+double read_eval_fraction(const Config& config, double fallback) {
+  const double f = config.get<double>("eval_fraction", fallback);
+  if (f < 0 || f >= 1) config.fail("eval_fraction", "must be in [0, 1), got " + std::to_string(f));
+  return f;
+}
+
+std::string show(double x) {
+  std::string s = std::to_string(x);
+  s.erase(s.find_last_not_of('0') + 1);
+  if (s.back() == '.') s.pop_back();
+  return s;
 }
 
 }  // namespace
 
 JsonlSource::JsonlSource(const Config& config) {
-  path_ = config.require<std::string>("path");
-  eval_path_ = config.get<std::string>("eval_path", "");
-  eval_fraction_ = config.get<double>("eval_fraction", 0.0);
-  sample_ratio_ = config.get<double>("sample_ratio", 1.0);
-  std::string on_error = config.get<std::string>("on_error", "error");
-  if (on_error != "error" && on_error != "skip")
-    config.fail("on_error", "expected \"error\" or \"skip\", got \"" + on_error + "\"");
-  skip_errors_ = on_error == "skip";
-  if (eval_fraction_ < 0 || eval_fraction_ >= 1)
-    config.fail("eval_fraction", "must be in [0, 1), got " + std::to_string(eval_fraction_));
-  if (!(sample_ratio_ > 0 && sample_ratio_ <= 1))
-    config.fail("sample_ratio", "must be in (0, 1], got " + std::to_string(sample_ratio_));
-  if (!eval_path_.empty() && eval_fraction_ > 0)
-    config.fail("eval_fraction", "give either eval_fraction or eval_path, not both");
-  check_data_file(config, "path", path_);
-  if (!eval_path_.empty()) check_data_file(config, "eval_path", eval_path_);
+  const double eval_fraction = read_eval_fraction(config, 0.0);
+  const double sample_ratio = config.get<double>("sample_ratio", 1.0);
+  if (!(sample_ratio > 0 && sample_ratio <= 1))
+    config.fail("sample_ratio", "must be in (0, 1], got " + std::to_string(sample_ratio));
+  skip_errors_ = read_on_error(config, false);
+  columns_ = read_columns(config);
+  const std::string eval_path = config.get<std::string>("eval_path", "");
+  if (!eval_path.empty()) check_data_file(config, "eval_path", eval_path);
+
+  if (!config.has("datasets")) {
+    if (!eval_path.empty() && eval_fraction > 0)
+      config.fail("eval_fraction", "give either eval_fraction or eval_path, not both");
+    Dataset d;
+    d.path = config.require<std::string>("path");
+    d.keep = sample_ratio;
+    d.eval_fraction = eval_fraction;
+    d.eval_path = eval_path;
+    d.columns = columns_;
+    d.skip_errors = skip_errors_;
+    check_data_file(config, "path", d.path);
+    datasets_.push_back(std::move(d));
+    return;
+  }
+  if (config.has("path"))
+    config.fail("path", "give either path (one file) or datasets (a mix), not both");
+  mixed_ = true;
+  eval_path_ = eval_path;
+  const auto entries = config.tables("datasets");
+  if (entries.empty())
+    config.fail("datasets", "is empty; give at least one { path = \"…\" } table");
+  for (const Config& entry : entries) {
+    Dataset d;
+    d.path = entry.require<std::string>("path");
+    check_data_file(entry, "path", d.path);
+    const double fraction = entry.get<double>("fraction", 1.0);
+    if (!(fraction > 0 && fraction <= 1))
+      entry.fail("fraction",
+                 "must be in (0, 1] (the share of this file's rows), got " + show(fraction));
+    if (entry.has("sample_ratio"))
+      entry.fail("sample_ratio",
+                 "a dataset's share is 'fraction'; sample_ratio belongs to the data table, where "
+                 "it scales every dataset's fraction");
+    d.keep = fraction * sample_ratio;
+    d.eval_path = entry.get<std::string>("eval_path", "");
+    if (!d.eval_path.empty()) {
+      if (entry.get<double>("eval_fraction", 0.0) > 0)
+        entry.fail("eval_fraction", "give either eval_fraction or eval_path, not both");
+      check_data_file(entry, "eval_path", d.eval_path);
+    } else {
+      d.eval_fraction = read_eval_fraction(entry, eval_fraction);
+    }
+    d.columns = read_columns(entry, columns_);
+    d.skip_errors = read_on_error(entry, skip_errors_);
+    datasets_.push_back(std::move(d));
+  }
 }
 
-std::vector<Example> JsonlSource::read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open");
-  std::vector<Example> out;
-  std::string line;
-  std::size_t line_no = 0, skipped_here = 0;
-  std::string first_error;
-  while (std::getline(in, line)) {
-    ++line_no;
-    strip_line_framing(line, line_no);
-    if (std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isspace(c); }))
-      continue;
-    const std::string where = path.string() + ":" + std::to_string(line_no);
-    try {
-      nlohmann::json record;
-      try {
-        record = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e400)
-        throw RecordError("", "malformed JSON " + json_error_reason(e));
-      }
-      Example ex = parse_record(record);
-      ex.source = where;
-      out.push_back(std::move(ex));
-    } catch (const RecordError& e) {
-      if (!skip_errors_)
-        throw Error(where + ": " + e.what() +
-                    " (set on_error = \"skip\" in the data table to skip such lines)");
-      if (first_error.empty()) first_error = where + ": " + e.what();
-      ++skipped_here;
-    }
-  }
-  skipped_ += skipped_here;
-  if (skipped_here > 0)
-    spdlog::warn("{}: skipped {} malformed line(s) of {} (on_error = \"skip\"); first: {}",
-                 path.string(), skipped_here, line_no, first_error);
-  if (out.empty())
-    throw Error(path.string() + ": no records" +
-                (skipped_here > 0
-                     ? " (every one of " + std::to_string(skipped_here) + " lines was skipped)"
-                     : " (the file is empty)"));
-  return out;
+std::vector<Example> JsonlSource::read(const std::filesystem::path& path, const Columns& columns,
+                                       bool skip_errors) {
+  FileRecords records = read_jsonl_file(path, columns, skip_errors);
+  skipped_ += records.skipped;
+  return std::move(records.examples);
 }
 
 void JsonlSource::load(std::uint64_t seed) {
   skipped_ = 0;
   train_.clear();
   eval_.clear();
-  std::vector<Example> all = read_file(path_);
-  if (sample_ratio_ < 1.0) {
-    std::size_t keep = std::max<std::size_t>(
-        1, static_cast<std::size_t>(std::llround(sample_ratio_ * static_cast<double>(all.size()))));
-    std::vector<Example> kept, dropped;
-    split_by_order(all, seeded_order(all.size(), seed, 0x5A3D1E), keep, kept, dropped);
-    all = std::move(kept);
+  for (std::size_t index = 0; index < datasets_.size(); ++index) {
+    const Dataset& d = datasets_[index];
+    std::vector<Example> all = read(d.path, d.columns, d.skip_errors);
+    const std::size_t rows = all.size();
+    if (d.keep < 1.0) {
+      const auto keep = std::max<std::size_t>(
+          1, static_cast<std::size_t>(std::llround(d.keep * static_cast<double>(rows))));
+      std::vector<Example> kept, dropped;
+      split_by_order(all, seeded_order(rows, seed, stream(0x5A3D1E, index)), keep, kept, dropped);
+      all = std::move(kept);
+    }
+    const std::size_t kept = all.size(), train_before = train_.size(), eval_before = eval_.size();
+    if (!d.eval_path.empty()) {
+      for (auto& ex : all) train_.push_back(std::move(ex));
+      for (auto& ex : read(d.eval_path, d.columns, d.skip_errors)) eval_.push_back(std::move(ex));
+    } else if (d.eval_fraction > 0) {
+      const auto n_eval =
+          static_cast<std::size_t>(std::ceil(d.eval_fraction * static_cast<double>(kept)));
+      if (n_eval >= kept)
+        throw Error(d.path.string() + ": eval_fraction " + show(d.eval_fraction) + " of " +
+                    std::to_string(kept) + " records leaves no training data");
+      split_by_order(all, seeded_order(kept, seed, stream(0xE7A1, index)), n_eval, eval_, train_);
+    } else {
+      for (auto& ex : all) train_.push_back(std::move(ex));
+    }
+    if (mixed_)
+      spdlog::info("data: {}: {} of {} rows (fraction × sample_ratio = {}): {} train, {} eval",
+                   d.path.string(), kept, rows, show(d.keep), train_.size() - train_before,
+                   eval_.size() - eval_before);
   }
-  if (!eval_path_.empty()) {
-    train_ = std::move(all);
-    eval_ = read_file(eval_path_);
-  } else if (eval_fraction_ > 0) {
-    std::size_t n_eval =
-        static_cast<std::size_t>(std::ceil(eval_fraction_ * static_cast<double>(all.size())));
-    if (n_eval >= all.size())
-      throw Error(path_.string() + ": eval_fraction " + std::to_string(eval_fraction_) + " of " +
-                  std::to_string(all.size()) + " records leaves no training data");
-    split_by_order(all, seeded_order(all.size(), seed, 0xE7A1), n_eval, eval_, train_);
-  } else {
-    train_ = std::move(all);
-  }
+  if (mixed_ && !eval_path_.empty())
+    for (auto& ex : read(eval_path_, columns_, skip_errors_)) eval_.push_back(std::move(ex));
 }
 
 std::size_t JsonlSource::size(Split split) const {
@@ -163,8 +182,8 @@ std::size_t JsonlSource::size(Split split) const {
 Example JsonlSource::at(std::size_t index, Split split) const {
   const auto& records = split == Split::train ? train_ : eval_;
   if (index >= records.size())
-    throw Error(path_.string() + ": record " + std::to_string(index) + " out of range (" +
-                std::to_string(records.size()) + " in the " +
+    throw Error(datasets_.front().path.string() + ": record " + std::to_string(index) +
+                " out of range (" + std::to_string(records.size()) + " in the " +
                 (split == Split::train ? "train" : "eval") + " split)");
   return records[index];
 }

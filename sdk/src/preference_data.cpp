@@ -1,5 +1,7 @@
 #include "rlhf/preference_data.hpp"
 
+#include "map_examples.hpp"
+
 #include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/stage_context.hpp"
@@ -56,11 +58,9 @@ std::vector<TokenizedPair> tokenize_pairs(const DataSource& data, Split split,
                                           const Tokenizer& tokenizer,
                                           const ChatTemplate& chat_template,
                                           const TrainingConfig& config) {
-  std::vector<TokenizedPair> out;
-  out.reserve(data.size(split));
-  for (std::size_t i = 0; i < data.size(split); ++i)
-    out.push_back(tokenize_pair(data.at(i, split), tokenizer, chat_template, config));
-  return out;
+  return map_examples<TokenizedPair>(data, split, [&](const Example& example) {
+    return tokenize_pair(example, tokenizer, chat_template, config);
+  });
 }
 
 PromptCompletionIds tokenize_completion(const Example& example, const Tokenizer& tokenizer,

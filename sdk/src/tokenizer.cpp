@@ -16,6 +16,7 @@
 #include <set>
 
 #include "rlhf/error.hpp"
+#include "segment_memo.hpp"
 #include "sentencepiece_shim.hpp"
 
 namespace rlhf {
@@ -78,6 +79,7 @@ class SentencePieceTokenizer : public Tokenizer {
     }
     sp_size_ = api_.vocab_size(handle_);
     vocab_size_ = sp_size_;
+    guard_pieces_ = sp_encode(kGuard).size();
 
     const json cfg = read_json_if_exists(dir / "tokenizer_config.json");
     const json map = read_json_if_exists(dir / "special_tokens_map.json");
@@ -257,19 +259,28 @@ class SentencePieceTokenizer : public Tokenizer {
   // transformers' non-legacy LlamaTokenizer does).
   void encode_segment(const std::string& text, bool no_prefix,
                       std::vector<std::int64_t>& out) const {
+    if (const auto* ids = detail::segment_memo().find(serial_, no_prefix, text)) {
+      out.insert(out.end(), ids->begin(), ids->end());
+      return;
+    }
     std::vector<int> ids;
     std::size_t skip = 0;
     if (no_prefix) {
-      static const std::string kGuard = "<unk>";
-      skip = sp_encode(kGuard).size();
+      skip = guard_pieces_;
       ids = sp_encode(kGuard + text);
     } else {
       ids = sp_encode(text);
     }
+    const std::size_t start = out.size();
     for (std::size_t i = skip; i < ids.size(); ++i) out.push_back(ids[i]);
+    detail::segment_memo().keep(serial_, no_prefix, text,
+                                out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
   }
 
   const detail::SentencePieceApi& api_;
+  static inline const std::string kGuard = "<unk>";
+  const std::uint64_t serial_ = detail::next_tokenizer_serial();
+  std::size_t guard_pieces_ = 0;  // pieces of kGuard
   void* handle_ = nullptr;
   std::int64_t sp_size_ = 0, vocab_size_ = 0;
   std::int64_t bos_id_ = 1, eos_id_ = 2, unk_id_ = 0, pad_id_ = 2;

@@ -3,6 +3,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
@@ -92,6 +93,36 @@ TEST(Tokenizer, SpecialTokensInTextMapToTheirIds) {
   const auto both = tok->encode("hi", true, true);
   EXPECT_EQ(both.front(), 1);
   EXPECT_EQ(both.back(), 2);
+}
+
+// The ids of long segments are kept per thread and tokenizer (sdk/src/segment_memo.hpp): what
+// comes from the memo equals what a thread that never saw the text computes, and a second
+// tokenizer on the same text gets its own ids, not the first one's.
+TEST(Tokenizer, RepeatedSegmentsGiveTheIdsOfAFreshEncode) {
+  rlhf::test::TempDir other_dir;
+  rlhf::train_sentencepiece_tokenizer(rlhf::test::corpus_path(), other_dir.path(), 600,
+                                      {"<|user|>", "<|assistant|>"});
+  const std::string prompt =
+      "<|user|>\nWhat is the capital of France? Answer in one sentence, politely and "
+      "clearly.</s>\n<|assistant|>\n";
+  const std::string whole = prompt + "The capital of France is Paris. Have a nice day!</s>\n";
+  auto fresh = [](const rlhf::Tokenizer& tok, const std::string& text) {
+    std::vector<std::int64_t> ids;
+    std::thread([&] { ids = tok.encode(text); }).join();  // a new thread: an empty memo
+    return ids;
+  };
+  for (int round = 0; round < 2; ++round) {
+    const auto a = rlhf::Tokenizer::load(tokenizer_dir());
+    const auto b = rlhf::Tokenizer::load(other_dir.path());
+    const auto a_whole = fresh(*a, whole), b_whole = fresh(*b, whole);
+    ASSERT_NE(a_whole, b_whole) << "the two tokenizers must differ for this test to say much";
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(a->encode(prompt), fresh(*a, prompt));
+      EXPECT_EQ(a->encode(whole), a_whole);
+      EXPECT_EQ(b->encode(whole), b_whole);
+      EXPECT_EQ(b->encode(prompt), fresh(*b, prompt));
+    }
+  }  // the second round's tokenizers may reuse the first round's addresses
 }
 
 TEST(Tokenizer, ConfigFilesOverrideDefaults) {

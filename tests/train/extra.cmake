@@ -1,8 +1,8 @@
 # The algorithm and data-source implementations are compiled into test_train directly (their
 # plugin.cpp entry points are left out, so several plugins can share one executable).
+include(${PROJECT_SOURCE_DIR}/plugins/jsonl/sources.cmake)
 target_sources(${RLHF_TEST_TARGET} PRIVATE
-  ${PROJECT_SOURCE_DIR}/plugins/jsonl/jsonl_record.cpp
-  ${PROJECT_SOURCE_DIR}/plugins/jsonl/jsonl_source.cpp
+  ${RLHF_JSONL_SOURCES}
   ${PROJECT_SOURCE_DIR}/plugins/dpo/dpo_loss.cpp
   ${PROJECT_SOURCE_DIR}/plugins/dpo/dpo_algorithm.cpp
   ${PROJECT_SOURCE_DIR}/plugins/orpo/orpo_loss.cpp
