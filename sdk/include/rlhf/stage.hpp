@@ -22,6 +22,7 @@
 // Pair-preference losses need even less: pair_preference.hpp.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -31,6 +32,7 @@
 #include "rlhf/chat_template.hpp"
 #include "rlhf/data_source.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/parallel_for.hpp"
 #include "rlhf/stage_context.hpp"
 #include "rlhf/trainer.hpp"
 #include "rlhf/training_config.hpp"
@@ -89,18 +91,32 @@ struct StageRows {
 
 // Tokenises ctx.data for the stage: `tokenize(example, out)` appends the example's rows (one, or
 // several: KTO splits a pair into two) and throws rlhf::Error naming example.source when the
-// example does not fit the algorithm. eval_only stages tokenise only what they evaluate.
+// example does not fit the algorithm; it runs on several threads at once, so it may only write
+// to `out`. eval_only stages tokenise only what they evaluate.
 template <class Row, class Tokenize>
 StageRows<Row> tokenize_stage(StageContext& ctx, const Stage& stage, Tokenize&& tokenize) {
   if (!ctx.data) throw Error("stage '" + ctx.stage_name + "': no data source");
   StageRows<Row> rows;
   const bool eval_on_train = stage.training.eval_only && ctx.data->size(Split::eval) == 0;
   rows.eval_split = eval_on_train ? Split::train : Split::eval;
+  // Examples are fetched on this thread a block at a time (DataSource::at() need not be
+  // thread-safe) and tokenised on every core (parallel_for.hpp); rows keep the split's order and
+  // the error thrown is the first example's, as with a plain loop.
   auto read = [&](Split split, std::vector<Row>& out, std::vector<std::string>* sources) {
-    for (std::size_t i = 0; i < ctx.data->size(split); ++i) {
-      const Example& example = ctx.data->at(i, split);
-      tokenize(example, out);
-      if (sources) sources->resize(out.size(), example.source);
+    constexpr std::size_t kBlock = 4096;
+    const std::size_t n = ctx.data->size(split);
+    std::vector<Example> block;
+    std::vector<std::vector<Row>> rows_of;
+    for (std::size_t start = 0; start < n; start += kBlock) {
+      const std::size_t count = std::min(kBlock, n - start);
+      block.clear();
+      for (std::size_t i = 0; i < count; ++i) block.push_back(ctx.data->at(start + i, split));
+      rows_of.assign(count, {});
+      parallel_for(count, [&](std::size_t i) { tokenize(block[i], rows_of[i]); });
+      for (std::size_t i = 0; i < count; ++i) {
+        for (auto& row : rows_of[i]) out.push_back(std::move(row));
+        if (sources) sources->resize(out.size(), block[i].source);
+      }
     }
   };
   if (!stage.training.eval_only) read(Split::train, rows.train, nullptr);
