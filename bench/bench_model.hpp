@@ -4,7 +4,7 @@
 // embeddings.
 #pragma once
 
-#include "rlhf/model_config.hpp"
+#include "rlhf/toolkit/model_config.hpp"
 
 namespace rlhf::bench {
 

@@ -32,11 +32,11 @@
 #include <nlohmann/json.hpp>
 
 #include "jsonl/jsonl_source.hpp"
-#include "rlhf/chat_template.hpp"
 #include "rlhf/config.hpp"
-#include "rlhf/parallel_for.hpp"
-#include "rlhf/preference_data.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/parallel_for.hpp"
+#include "rlhf/toolkit/preference_data.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "rlhf/training_config.hpp"
 
 namespace fs = std::filesystem;

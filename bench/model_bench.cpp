@@ -21,8 +21,8 @@
 #include <string>
 
 #include "bench_model.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/logprobs.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include "quant_nf4/nf4_codebook.hpp"
 #include "quant_nf4/nf4_kernels.hpp"
 #include "quant_nf4/nf4_quantizer.hpp"
-#include "rlhf/causal_lm.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 
 namespace {
 

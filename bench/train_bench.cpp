@@ -17,10 +17,10 @@
 
 #include "bench_model.hpp"
 #include "dpo/dpo_loss.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/linear.hpp"
-#include "rlhf/optimizer.hpp"
-#include "rlhf/preference_data.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/optimizer.hpp"
+#include "rlhf/toolkit/preference_data.hpp"
 #include "rlhf/training_config.hpp"
 
 namespace {

@@ -16,8 +16,8 @@
 #include <fstream>
 
 #include "fuzz_util.hpp"
-#include "rlhf/chat_template.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 
 namespace fs = std::filesystem;
 using rlhf::Message;

@@ -13,7 +13,7 @@
 #include <fstream>
 
 #include "fuzz_util.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 namespace fs = std::filesystem;
 using rlhf::fuzz::check;

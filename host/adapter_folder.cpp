@@ -10,9 +10,9 @@
 
 #include "plugin_registry.hpp"
 #include "rlhf/adapter.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 
 namespace rlhf::host {
 

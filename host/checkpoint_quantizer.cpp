@@ -5,9 +5,9 @@
 #include <fstream>
 
 #include "plugin_registry.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/quantizer.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 
 namespace rlhf::host {
 

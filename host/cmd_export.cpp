@@ -15,10 +15,10 @@
 #include "plugin_registry.hpp"
 #include "quant_cli.hpp"
 #include "rlhf/adapter.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/finite.hpp"
 #include "rlhf/quantizer.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 #include "subcommand.hpp"
 
 namespace po = boost::program_options;

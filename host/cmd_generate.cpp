@@ -1,6 +1,6 @@
 // `rlhf-host generate`: completions of prompts by a model folder, greedy or sampled, through the
-// SDK's one generation function (rlhf/generation.hpp: batched, left-padded, KV cache). Prints
-// the completion of --prompt, or writes one JSON line per --data record to --out; the speed
+// SDK's one generation function (rlhf/toolkit/generation.hpp: batched, left-padded, KV cache).
+// Prints the completion of --prompt, or writes one JSON line per --data record to --out; the speed
 // (new tokens per second of decoding) goes to stderr.
 #include <algorithm>
 #include <boost/program_options.hpp>
@@ -17,13 +17,13 @@
 #include "plugin_registry.hpp"
 #include "prompt_file.hpp"
 #include "rlhf/adapter.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/file_writer.hpp"
-#include "rlhf/generation.hpp"
 #include "rlhf/quantizer.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
+#include "rlhf/toolkit/generation.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "subcommand.hpp"
 
 namespace po = boost::program_options;
@@ -218,7 +218,7 @@ int run_generate(const std::vector<std::string>& args) {
   }
 
   if (!o.out.empty()) {
-    // Under a temporary name, renamed when whole (rlhf/file_writer.hpp).
+    // Under a temporary name, renamed when whole (rlhf/toolkit/file_writer.hpp).
     rlhf::write_file_atomically(o.out, [&](rlhf::FileWriter& out) {
       for (std::size_t i = 0; i < prompts.size(); ++i) {
         Json line;

@@ -6,11 +6,11 @@
 #include <iostream>
 
 #include "model_output.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/tokenizer.hpp"
 #include "rlhf/tokenizer_files.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "subcommand.hpp"
 
 namespace po = boost::program_options;

@@ -13,13 +13,13 @@
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
 #include "rlhf/adapter.hpp"
-#include "rlhf/batch.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/file_writer.hpp"
-#include "rlhf/logprobs.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/batch.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "subcommand.hpp"
 
 namespace po = boost::program_options;
@@ -135,7 +135,7 @@ int run_logprobs(const std::vector<std::string>& args) {
 
   const fs::path out_file(out_path);
   // Written under a temporary name and renamed: a failure (a full disk) names the file and
-  // leaves no partial output (rlhf/file_writer.hpp).
+  // leaves no partial output (rlhf/toolkit/file_writer.hpp).
   rlhf::write_file_atomically(out_file, [&](rlhf::FileWriter& out) {
     for (std::size_t start = 0; start < pairs.size();
          start += static_cast<std::size_t>(batch_size)) {

@@ -13,10 +13,10 @@
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
 #include "quant_cli.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/quantizer.hpp"
 #include "rlhf/tokenizer_files.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 #include "subcommand.hpp"
 
 namespace po = boost::program_options;

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "rlhf/error.hpp"
-#include "rlhf/replace_dir.hpp"
+#include "rlhf/toolkit/replace_dir.hpp"
 
 namespace fs = std::filesystem;
 

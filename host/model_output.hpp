@@ -3,7 +3,8 @@
 //
 // DIR is normalised first ("out/" and "out/." are "out"), so the temporary folder is always a
 // sibling: `DIR.tmp-<pid>`, never inside DIR (a trailing slash once put it inside and --force
-// then emptied DIR). The model is written there and swapped in whole (rlhf/replace_dir.hpp).
+// then emptied DIR). The model is written there and swapped in whole
+// (rlhf/toolkit/replace_dir.hpp).
 // --force replaces only what looks like a model folder: one holding config.json and plain files
 // only (or nothing); a folder with subfolders or without config.json is refused, so a mistyped
 // --out never removes someone's work. Leftovers of an interrupted earlier write to the same DIR

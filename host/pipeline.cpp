@@ -16,11 +16,11 @@
 #include "plugin_registry.hpp"
 #include "rlhf/adapter.hpp"
 #include "rlhf/algorithm.hpp"
-#include "rlhf/chat_template.hpp"
 #include "rlhf/data_source.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/quantizer.hpp"
 #include "rlhf/reward_model.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
 #include "set_override.hpp"
 #include "toml_floats.hpp"
 

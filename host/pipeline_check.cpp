@@ -4,10 +4,10 @@
 
 #include "rlhf/adapter.hpp"
 #include "rlhf/algorithm.hpp"
-#include "rlhf/causal_lm_check.hpp"
 #include "rlhf/data_source.hpp"
 #include "rlhf/stage_context.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/causal_lm_check.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "stage_runner.hpp"
 
 namespace rlhf::host {

@@ -1,5 +1,5 @@
 // The real policy loader: the SDK's model and tokenizer readers.
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "stage_runner.hpp"
 
 namespace rlhf::host {

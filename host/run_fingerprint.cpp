@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "rlhf/error.hpp"
-#include "rlhf/file_writer.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
 #include "toml_floats.hpp"
 
 namespace fs = std::filesystem;

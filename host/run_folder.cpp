@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "rlhf/error.hpp"
-#include "rlhf/replace_dir.hpp"
+#include "rlhf/toolkit/replace_dir.hpp"
 #include "run_fingerprint.hpp"
 #include "run_lock.hpp"
 

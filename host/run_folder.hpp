@@ -11,7 +11,8 @@
 //                stage's files). Anything else is kept, and nothing is followed through a symbolic
 //                link: a link is removed as a link, never what it points to.
 //
-// In every case the leftovers of interrupted writes are then removed (rlhf/replace_dir.hpp).
+// In every case the leftovers of interrupted writes are then removed
+// (rlhf/toolkit/replace_dir.hpp).
 #pragma once
 
 #include <filesystem>

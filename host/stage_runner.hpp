@@ -17,8 +17,8 @@
 #include <string>
 
 #include "pipeline.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/stage_context.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 
 namespace spdlog {
 class logger;

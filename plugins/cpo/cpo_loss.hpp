@@ -8,7 +8,7 @@
 //
 //   h       = s_w − s_l
 //   losses  = −(1−ε)·logσ(β·h) − ε·logσ(−β·h)         (per pair; ε = label_smoothing)
-//   nll     = mean_token_nll(chosen)                   (rlhf/logprobs.hpp)
+//   nll     = mean_token_nll(chosen)                   (rlhf/toolkit/logprobs.hpp)
 //   loss    = mean(losses) + cpo_alpha·nll
 //   rewards = β·s_w, β·s_l                             (detached)
 //
@@ -38,7 +38,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "rlhf/logprobs.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
 
 namespace rlhf::cpo {
 

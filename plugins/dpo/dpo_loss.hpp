@@ -21,12 +21,12 @@
 //
 // RPO (config key `rpo_alpha`, TRL DPOConfig.rpo_alpha, default unset = off; the RPO paper,
 // Pang et al. 2024, arXiv 2404.19733, recommends 1.0): loss = mean(dpo losses) + α·L_SFT, with
-// L_SFT = mean_token_nll(policy chosen) (rlhf/logprobs.hpp). TRL's DPOTrainer.concatenated_forward
-// computes "nll_loss" as F.cross_entropy over the chosen rows only (logits[:num_examples]),
-// averaged over their completion tokens (it passes ignore_index=0 because its masked labels
-// are 0, so a real token id 0 is skipped there too; here only masked positions are), and
-// get_batch_loss_metrics adds `rpo_alpha * nll_loss` to every pair's loss before the mean —
-// the same number. Metric `nll_loss` (logged only when rpo_alpha is set). TRL 0.28 deprecates
+// L_SFT = mean_token_nll(policy chosen) (rlhf/toolkit/logprobs.hpp). TRL's
+// DPOTrainer.concatenated_forward computes "nll_loss" as F.cross_entropy over the chosen rows only
+// (logits[:num_examples]), averaged over their completion tokens (it passes ignore_index=0 because
+// its masked labels are 0, so a real token id 0 is skipped there too; here only masked positions
+// are), and get_batch_loss_metrics adds `rpo_alpha * nll_loss` to every pair's loss before the mean
+// — the same number. Metric `nll_loss` (logged only when rpo_alpha is set). TRL 0.28 deprecates
 // rpo_alpha as "equivalent to including "sft" in loss_type" (its multi-loss form); the key is
 // kept here under the name users know.
 #pragma once
@@ -35,7 +35,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "rlhf/logprobs.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
 
 namespace rlhf::dpo {
 

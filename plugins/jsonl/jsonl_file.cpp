@@ -9,7 +9,7 @@
 
 #include "jsonl_record.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/parallel_for.hpp"
+#include "rlhf/toolkit/parallel_for.hpp"
 
 namespace rlhf::jsonl {
 

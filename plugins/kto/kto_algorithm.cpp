@@ -4,10 +4,10 @@
 
 #include "kto_batch.hpp"
 #include "kto_loss.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/stage.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 
 namespace rlhf::kto {
 

@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "rlhf/error.hpp"
-#include "rlhf/preference_data.hpp"
+#include "rlhf/toolkit/preference_data.hpp"
 #include "rlhf/training_config.hpp"
 
 namespace rlhf::kto {

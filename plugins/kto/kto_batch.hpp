@@ -24,10 +24,10 @@
 #include <ATen/core/Tensor.h>
 
 #include "kto_loss.hpp"
-#include "rlhf/batch.hpp"
-#include "rlhf/chat_template.hpp"
 #include "rlhf/data_source.hpp"
-#include "rlhf/logprobs.hpp"
+#include "rlhf/toolkit/batch.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
 
 namespace rlhf {
 class Tokenizer;

@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include "peft_folder.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/file_writer.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 namespace rlhf::lora {
 namespace fs = std::filesystem;
@@ -144,7 +144,7 @@ void LoraAdapter::save(const fs::path& dir) const {
   std::vector<std::string> modules;
   for (const auto& t : targets_) modules.push_back(t.path.substr(t.path.rfind('.') + 1));
   // Each file is written under a temporary name and renamed, so a crash leaves no half file;
-  // the host writes the whole folder under a temporary name too (rlhf/replace_dir.hpp).
+  // the host writes the whole folder under a temporary name too (rlhf/toolkit/replace_dir.hpp).
   save_safetensors(dir / "adapter_model.safetensors", peft_tensors(), {{"format", "pt"}});
   write_file_atomically(dir / "adapter_config.json", adapter_config_json(options_, modules));
 }

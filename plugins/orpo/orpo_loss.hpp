@@ -18,7 +18,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "rlhf/logprobs.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
 
 namespace rlhf::orpo {
 

@@ -1,11 +1,11 @@
 #include "sft_algorithm.hpp"
 
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/config.hpp"
-#include "rlhf/logprobs.hpp"
-#include "rlhf/preference_data.hpp"
 #include "rlhf/stage.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
+#include "rlhf/toolkit/preference_data.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "sft_loss.hpp"
 
 namespace rlhf::sft {

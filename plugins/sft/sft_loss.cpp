@@ -2,8 +2,8 @@
 
 #include <torch/torch.h>
 
-#include "rlhf/batch.hpp"
-#include "rlhf/logprobs.hpp"
+#include "rlhf/toolkit/batch.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
 
 namespace rlhf::sft {
 

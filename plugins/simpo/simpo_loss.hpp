@@ -8,7 +8,7 @@
 //
 //   z       = β·a_w − β·a_l − γ
 //   losses  = −(1−ε)·logσ(z) − ε·logσ(−z)            (per pair; ε = label_smoothing, 0 = SimPO)
-//   nll     = mean_token_nll(chosen)                  (rlhf/logprobs.hpp)
+//   nll     = mean_token_nll(chosen)                  (rlhf/toolkit/logprobs.hpp)
 //   loss    = mean(losses) + cpo_alpha·nll            (cpo_alpha = 0: plain SimPO)
 //   rewards = β·a_w, β·a_l                            (detached)
 //
@@ -37,7 +37,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "rlhf/logprobs.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
 
 namespace rlhf::simpo {
 

@@ -1,5 +1,5 @@
 // Batching of tokenised (prompt, completion) rows: dynamic padding and TRL-style truncation.
-#include "rlhf/batch.hpp"
+#include "rlhf/toolkit/batch.hpp"
 
 #include <torch/torch.h>
 

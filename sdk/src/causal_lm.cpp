@@ -1,6 +1,6 @@
 // CausalLM: construction, the decoder forward (with and without KV cache), the HF state dict.
 // Attention and RMSNorm: attention.cpp; rotary tables: rotary.cpp; loading: causal_lm_load.cpp.
-#include "rlhf/causal_lm.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 
 #include "causal_lm_impl.hpp"
 #include "rlhf/error.hpp"

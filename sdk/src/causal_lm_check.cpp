@@ -1,8 +1,8 @@
-#include "rlhf/causal_lm_check.hpp"
+#include "rlhf/toolkit/causal_lm_check.hpp"
 
 #include "loaded_tensors.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 namespace rlhf {
 

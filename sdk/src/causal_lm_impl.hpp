@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "rlhf/causal_lm.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 
 namespace rlhf::detail {
 

@@ -6,11 +6,11 @@
 
 #include "causal_lm_impl.hpp"
 #include "loaded_tensors.hpp"
-#include "rlhf/causal_lm_check.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/file_writer.hpp"
 #include "rlhf/quantizer.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/causal_lm_check.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 #include "torch_names.hpp"
 
 namespace rlhf {

@@ -1,11 +1,11 @@
 // Chat templates: the strings the families' Hugging Face Jinja templates render
 // (docs/formats.md, "Chat templates").
-#include "rlhf/chat_template.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
 
 #include <algorithm>
 
 #include "rlhf/error.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 
 namespace rlhf {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "rlhf/error.hpp"
-#include "rlhf/file_writer.hpp"
-#include "rlhf/replace_dir.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
+#include "rlhf/toolkit/replace_dir.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "rlhf/file_writer.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 // generate(): batched, left-padded decoding with a KV cache (see generation.hpp).
-#include "rlhf/generation.hpp"
+#include "rlhf/toolkit/generation.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "rlhf/model_config.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/model_config.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 namespace rlhf {
 

@@ -1,12 +1,12 @@
 // sequence_logps: the one place log-probabilities of completions are computed
 // (docs/algorithms.md, "Notation": summed over completion tokens only, logits at t-1 predict
 // token t).
-#include "rlhf/logprobs.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
 
 #include <torch/torch.h>
 
-#include "rlhf/batch.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/toolkit/batch.hpp"
 
 namespace rlhf {
 

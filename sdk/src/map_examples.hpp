@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "rlhf/data_source.hpp"
-#include "rlhf/parallel_for.hpp"
+#include "rlhf/toolkit/parallel_for.hpp"
 
 namespace rlhf {
 

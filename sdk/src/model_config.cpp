@@ -1,4 +1,4 @@
-#include "rlhf/model_config.hpp"
+#include "rlhf/toolkit/model_config.hpp"
 
 #include <fstream>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "rlhf/optimizer.hpp"
+#include "rlhf/toolkit/optimizer.hpp"
 
 #include <cmath>
 

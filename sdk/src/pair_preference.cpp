@@ -2,10 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/stage.hpp"
 #include "rlhf/stage_context.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 
 namespace rlhf {
 

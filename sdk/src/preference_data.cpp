@@ -1,11 +1,11 @@
-#include "rlhf/preference_data.hpp"
+#include "rlhf/toolkit/preference_data.hpp"
 
 #include "map_examples.hpp"
 
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/stage_context.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "rlhf/training_config.hpp"
 
 namespace rlhf {

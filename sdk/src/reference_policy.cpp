@@ -6,14 +6,14 @@
 
 #include "rlhf/adapter.hpp"
 #include "rlhf/batch_pass.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/causal_lm_check.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/safetensors.hpp"
 #include "rlhf/stage.hpp"
 #include "rlhf/stage_context.hpp"
 #include "rlhf/stage_setup.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/causal_lm_check.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 namespace rlhf {
 

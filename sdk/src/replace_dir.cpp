@@ -1,4 +1,4 @@
-#include "rlhf/replace_dir.hpp"
+#include "rlhf/toolkit/replace_dir.hpp"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -13,8 +13,8 @@
 #include <set>
 
 #include "rlhf/error.hpp"
-#include "rlhf/file_writer.hpp"
 #include "rlhf/finite.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
 
 namespace rlhf {
 

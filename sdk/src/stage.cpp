@@ -5,10 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "rlhf/adapter.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/eval_report.hpp"
 #include "rlhf/policy_setup_check.hpp"
 #include "rlhf/stage_setup.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 
 namespace rlhf {
 

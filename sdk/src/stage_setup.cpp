@@ -3,13 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include "rlhf/adapter.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/file_writer.hpp"
 #include "rlhf/policy_setup_check.hpp"
-#include "rlhf/replace_dir.hpp"
 #include "rlhf/stage_context.hpp"
 #include "rlhf/tokenizer_files.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
+#include "rlhf/toolkit/replace_dir.hpp"
 #include "rlhf/training_config.hpp"
 
 namespace rlhf {

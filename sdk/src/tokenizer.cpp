@@ -5,7 +5,7 @@
 // in tokenizer_config.json a segment that follows a special token gets no dummy-prefix "▁"
 // (transformers' non-legacy mode: "<s>[INST]" → <s>, "[", …); with legacy (transformers'
 // default when the key is absent) every segment is encoded on its own, prefix included.
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 
 #include <spdlog/spdlog.h>
 

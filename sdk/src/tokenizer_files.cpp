@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/file_writer.hpp"
-#include "rlhf/model_config.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
+#include "rlhf/toolkit/model_config.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 
 namespace rlhf {
 

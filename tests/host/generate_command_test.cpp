@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "host_test_util.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/chat_template.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 
 using namespace rlhf::host::testing;
 using nlohmann::json;

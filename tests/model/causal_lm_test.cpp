@@ -9,7 +9,7 @@
 
 #include "model_fixture.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 #include "test_util.hpp"
 
 using rlhf::ModelConfig;

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
 #include "temp_dir.hpp"
 
 namespace {

@@ -5,11 +5,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/safetensors.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;

@@ -11,8 +11,8 @@
 #include "checkpoint_quantizer.hpp"
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 namespace rlhf::reliability {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "model_fixture.hpp"
-#include "rlhf/generation.hpp"
+#include "rlhf/toolkit/generation.hpp"
 
 namespace {
 

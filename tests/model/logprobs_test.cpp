@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "model_fixture.hpp"
-#include "rlhf/batch.hpp"
-#include "rlhf/logprobs.hpp"
+#include "rlhf/toolkit/batch.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
 
 TEST(SequenceLogps, MatchesAHandComputation) {
   // B = 1, T = 3, V = 2. Labels: position 0 is the prompt (masked), positions 1 and 2 are

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rlhf/error.hpp"
-#include "rlhf/model_config.hpp"
+#include "rlhf/toolkit/model_config.hpp"
 
 namespace {
 

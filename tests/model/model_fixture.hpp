@@ -4,7 +4,7 @@
 
 #include <torch/torch.h>
 
-#include "rlhf/causal_lm.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 
 namespace rlhf::test {
 

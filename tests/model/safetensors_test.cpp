@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rlhf/error.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;

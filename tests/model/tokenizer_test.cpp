@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "rlhf/chat_template.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;

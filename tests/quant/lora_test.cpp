@@ -11,8 +11,8 @@
 
 #include "lora/lora_adapter.hpp"
 #include "quant_nf4/nf4_quantizer.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 #include "temp_dir.hpp"
 
 using rlhf::Config;

@@ -13,7 +13,7 @@
 #include "quant_nf4/nf4_weight.hpp"
 #include "quant_nf4/quant_state.hpp"
 #include "rlhf/config.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 #include "temp_dir.hpp"
 
 using namespace rlhf::nf4;

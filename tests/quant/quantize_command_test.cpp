@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "quant_nf4/nf4_quantizer.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;

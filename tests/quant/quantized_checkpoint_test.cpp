@@ -8,7 +8,7 @@
 
 #include "../reliability/check_util.hpp"
 #include "../reliability/peft_fixtures.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 namespace rlhf::reliability {
 namespace {

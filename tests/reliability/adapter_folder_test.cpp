@@ -5,7 +5,7 @@
 
 #include "check_util.hpp"
 #include "peft_fixtures.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 namespace rlhf::reliability {
 namespace {

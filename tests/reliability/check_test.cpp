@@ -5,8 +5,8 @@
 #include <fstream>
 
 #include "check_util.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 using namespace rlhf::reliability;
 

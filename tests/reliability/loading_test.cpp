@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reliability_util.hpp"
-#include "rlhf/safetensors.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 using namespace rlhf::reliability;
 using nlohmann::json;

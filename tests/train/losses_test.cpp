@@ -7,8 +7,8 @@
 
 #include "dpo/dpo_loss.hpp"
 #include "orpo/orpo_loss.hpp"
-#include "rlhf/batch.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/toolkit/batch.hpp"
 #include "sft/sft_loss.hpp"
 
 using namespace rlhf;

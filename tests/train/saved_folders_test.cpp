@@ -11,8 +11,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "rlhf/chat_template.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;

@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "rlhf/adapter.hpp"
-#include "rlhf/batch.hpp"
-#include "rlhf/causal_lm.hpp"
-#include "rlhf/chat_template.hpp"
 #include "rlhf/linear.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/batch.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 #include "temp_dir.hpp"
 
 namespace rlhf::test {

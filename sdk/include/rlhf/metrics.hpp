@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "rlhf/file_writer.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
 
 namespace rlhf {
 

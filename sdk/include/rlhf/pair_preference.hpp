@@ -25,8 +25,8 @@
 #include <utility>
 #include <vector>
 
-#include "rlhf/preference_data.hpp"
 #include "rlhf/reference_policy.hpp"
+#include "rlhf/toolkit/preference_data.hpp"
 #include "rlhf/trainer.hpp"
 #include "rlhf/training_config.hpp"
 

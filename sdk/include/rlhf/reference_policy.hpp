@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "rlhf/batch.hpp"
 #include "rlhf/data_source.hpp"
-#include "rlhf/logprobs.hpp"
+#include "rlhf/toolkit/batch.hpp"
+#include "rlhf/toolkit/logprobs.hpp"
 
 namespace rlhf {
 

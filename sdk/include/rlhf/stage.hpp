@@ -29,11 +29,11 @@
 #include <string>
 #include <vector>
 
-#include "rlhf/chat_template.hpp"
 #include "rlhf/data_source.hpp"
 #include "rlhf/error.hpp"
-#include "rlhf/parallel_for.hpp"
 #include "rlhf/stage_context.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/parallel_for.hpp"
 #include "rlhf/trainer.hpp"
 #include "rlhf/training_config.hpp"
 

@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "rlhf/data_source.hpp"
-#include "rlhf/optimizer.hpp"
+#include "rlhf/toolkit/optimizer.hpp"
 #include "rlhf/training_config.hpp"
 
 namespace rlhf {

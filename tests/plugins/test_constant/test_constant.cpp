@@ -3,9 +3,9 @@
 #include <fstream>
 
 #include "rlhf/adapter.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 
 namespace {
 

@@ -8,14 +8,14 @@
 
 #include "rlhf/adapter.hpp"
 #include "rlhf/algorithm.hpp"
-#include "rlhf/causal_lm.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/data_source.hpp"
 #include "rlhf/metrics.hpp"
 #include "rlhf/quantizer.hpp"
 #include "rlhf/reward_model.hpp"
 #include "rlhf/stage_context.hpp"
-#include "rlhf/tokenizer.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 
 namespace {
 

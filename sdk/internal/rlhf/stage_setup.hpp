@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "rlhf/optimizer.hpp"
+#include "rlhf/toolkit/optimizer.hpp"
 
 namespace rlhf {
 
@@ -26,7 +26,7 @@ std::shared_ptr<CausalLM> prepare_policy(StageContext& ctx, const TrainingConfig
 // `model/` (full weights, Hugging Face layout), each with the tokenizer files of ctx.model_path
 // and ctx.chat_template (rlhf/tokenizer_files.hpp), then the marker `stage_complete.json`. Returns
 // the folder written. The folder is written as `<name>.tmp` and swapped in whole, the marker
-// through a temporary file and a rename (rlhf/replace_dir.hpp): a kill leaves the previous
+// through a temporary file and a rename (rlhf/toolkit/replace_dir.hpp): a kill leaves the previous
 // result or the new one. A failed write (e.g. a full disk) throws rlhf::Error naming the file.
 std::filesystem::path save_stage_result(StageContext& ctx, CausalLM& model);
 

@@ -6,7 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "rlhf/chat_template.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
 
 namespace rlhf {
 

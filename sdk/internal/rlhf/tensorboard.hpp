@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "rlhf/file_writer.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
 
 namespace rlhf {
 

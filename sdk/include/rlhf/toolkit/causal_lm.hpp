@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "rlhf/linear.hpp"
-#include "rlhf/model_config.hpp"
+#include "rlhf/toolkit/model_config.hpp"
 
 namespace rlhf {
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "rlhf/causal_lm.hpp"
+#include "rlhf/toolkit/causal_lm.hpp"
 
 namespace rlhf {
 

@@ -12,9 +12,9 @@
 // Data order is a pure function of (seed, epoch), so (epoch, micro_batch) restores it.
 //
 // A checkpoint is written into `checkpoint-<step>.tmp` and swapped in when complete
-// (rlhf/replace_dir.hpp), so a crash never leaves a half-written `checkpoint-<step>`; the host
-// removes leftover `*.tmp` folders on the next run. A write that fails (e.g. a full disk) throws
-// rlhf::Error naming the file and the reason, and removes the temporary folder.
+// (rlhf/toolkit/replace_dir.hpp), so a crash never leaves a half-written `checkpoint-<step>`; the
+// host removes leftover `*.tmp` folders on the next run. A write that fails (e.g. a full disk)
+// throws rlhf::Error naming the file and the reason, and removes the temporary folder.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +25,7 @@
 #include <torch/optim/optimizer.h>
 #include <nlohmann/json.hpp>
 
-#include "rlhf/optimizer.hpp"
+#include "rlhf/toolkit/optimizer.hpp"
 
 namespace rlhf {
 
