@@ -401,3 +401,24 @@ TEST(TrainingConfig, RejectsBadValuesAtTheirKey) {
       std::string::npos);
   EXPECT_NE(error("truncation_mode = \"middle\"\n").find("'truncation_mode'"), std::string::npos);
 }
+
+TEST(Trainer, CtrlCDuringAnEvaluationPassReportsNothing) {
+  // Every evaluation pass asks for Ctrl-C between batches (rlhf/batch_pass.hpp): a stop
+  // requested during the pass gives no metrics at all, never those of a partial pass.
+  fs::path dir = fresh_dir("eval_stop");
+  ToyTask t;
+  MetricsSink sink(dir);
+  StageContext ctx = context(dir, &sink);
+  int asked = 0;
+  ctx.stop_requested = [&asked] { return ++asked > 1; };  // after the first of 3 eval batches
+  Trainer trainer(ctx, toy_config());
+  int batches = 0;
+  auto metrics = trainer.evaluate(
+      t.task, [&](const std::vector<std::size_t>&, const StepOutput&) { ++batches; });
+  EXPECT_FALSE(metrics.has_value());
+  EXPECT_EQ(batches, 1);
+  ctx.stop_requested = [] { return false; };
+  auto full = trainer.evaluate(t.task);
+  ASSERT_TRUE(full.has_value());
+  EXPECT_EQ(full->front().first, "eval_loss");
+}
