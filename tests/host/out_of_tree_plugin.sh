@@ -26,7 +26,7 @@ grep -q "$work/prefix/include" "$work/build/build.ninja"
 mkdir -p "$work/run"
 cd "$work/run"
 "$host" init-model --out model --corpus "$source_dir/examples/tokenizer/corpus.txt" \
-  --vocab-size 300 --hidden-size 32 --intermediate-size 64 --layers 1 --heads 2 --kv-heads 1 \
+  --vocab-size 512 --hidden-size 32 --intermediate-size 64 --layers 1 --heads 2 --kv-heads 1 \
   --seed 0 > init.log 2>&1
 for i in 1 2 3 4 5 6; do
   echo "{\"prompt\": \"What is $i + $i?\", \"chosen\": \"It is $((i + i)).\", \"rejected\": \"No idea, go away.\"}"
@@ -53,7 +53,7 @@ eval_only = true
 data = { plugin = "jsonl", path = "pairs.jsonl" }
 TOML
 "$host" --list-plugins --plugin-path "$work/build" | grep -E "^algorithm +norm_pref +0\.1\.0 +ok +$plugin$"
-"$host" --check --plugin-path "$work/build" pipeline.toml | grep -qx ok
+"$host" --check --plugin-path "$work/build" pipeline.toml | grep -q "pipeline.toml: ok"
 "$host" --plugin-path "$work/build" pipeline.toml > run.log 2>&1 || { cat run.log >&2; exit 1; }
 test -f out/pref/stage_complete.json
 test -f out/pref/model/config.json
