@@ -9,19 +9,24 @@
 # (`rlhf-host quantize`), so loading reads 4-bit tensors in both; each DPO run is its own process,
 # measured by GNU time's maximum resident set size.
 #
-#   bench/qlora_dpo_memory.sh [HOST]     # HOST defaults to build/rlhf-host; ~5 min on 2 cores
+#   bench/qlora_dpo_memory.sh [HOST]     # HOST defaults to build/rlhf-host; ~10 min on 2 cores
 set -euo pipefail
 cd "$(dirname "$0")/.."
 host=$(realpath "${1:-build/rlhf-host}")
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+[[ -n "${KEEP:-}" ]] || trap 'rm -rf "$work"' EXIT
+echo "work folder: $work" >&2
 python3 examples/quickstart/make_data.py --out "$work/data" > /dev/null
 cd "$work"
 
-# The bench model's shape (bench/bench_model.hpp: H 768, I 2048, 12 layers, 12/4 heads, tied
-# embeddings) with a 4,000-token vocabulary trained on the quickstart corpus.
-"$host" init-model --out dense --corpus data/polite_corpus.txt --vocab-size 4000 \
-  --hidden-size 768 --intermediate-size 2048 --layers 12 --heads 12 --kv-heads 4 \
+# SHAPE: the model's init-model options. Default: TinyLlama-1.1B's shape (H 2048, I 5632, 22
+# layers, 32 heads / 4 KV heads; 0.97B parameters in the projections) with a 1,024-token
+# vocabulary (what the quickstart corpus can train), so the projections are nearly all of the
+# weights, as in a real model. SHAPE="--hidden-size 768 --intermediate-size 2048 --layers 12
+# --heads 12 --kv-heads 4" is the 100M bench model's shape (bench/bench_model.hpp).
+shape=${SHAPE:---hidden-size 2048 --intermediate-size 5632 --layers 22 --heads 32 --kv-heads 4}
+# shellcheck disable=SC2086
+"$host" init-model --out dense --corpus data/polite_corpus.txt --vocab-size 1024 $shape \
   --tie-embeddings --max-position-embeddings 512 --dtype bfloat16 --seed 0 > init.log 2>&1
 "$host" quantize --model dense --quantizer nf4 --out nf4 > quantize.log 2>&1
 

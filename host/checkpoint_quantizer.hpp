@@ -17,7 +17,6 @@
 #include <string>
 
 namespace rlhf {
-class CausalLM;
 class Quantizer;
 }  // namespace rlhf
 
@@ -47,10 +46,5 @@ std::shared_ptr<rlhf::Quantizer> quantizer_for_model(PluginRegistry& registry,
                                                      const std::filesystem::path& model_dir,
                                                      const std::shared_ptr<rlhf::Quantizer>& named,
                                                      const std::string& named_name);
-
-// Replaces every projection's base weight (not lm_head) with `quantizer`'s quantization of its
-// dense reconstruction in the model dtype, or, with a null quantizer, with that dense weight.
-// Returns how many projections were stored quantized before (each was dequantized once).
-int requantize_projections(rlhf::CausalLM& model, rlhf::Quantizer* quantizer);
 
 }  // namespace rlhf::host

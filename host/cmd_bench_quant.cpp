@@ -14,6 +14,7 @@
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
 #include "quant_cli.hpp"
+#include "requantize.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/quantizer.hpp"
 #include "rlhf/toolkit/causal_lm.hpp"

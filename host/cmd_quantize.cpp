@@ -13,6 +13,7 @@
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
 #include "quant_cli.hpp"
+#include "requantize.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/quantizer.hpp"
 #include "rlhf/tokenizer_files.hpp"
