@@ -5,6 +5,8 @@
 #            merged model with the adapter off is the reference (the way before ref_adapter);
 #   4bit   — ref_adapter = "stage_start": the SFT adapter keeps training (policy) and a frozen
 #            copy of it is the reference (TRL's ref_adapter_name); the base stays NF4.
+# Both use gradient checkpointing, as PEFT's prepare_model_for_kbit_training turns it on for
+# QLoRA (without it the saved activations of a layer-by-layer backward dominate both runs).
 # Both start from the same SFT adapter (`[adapter] path`) on the same pre-quantized NF4 checkpoint
 # (`rlhf-host quantize`), so loading reads 4-bit tensors in both; each DPO run is its own process,
 # measured by GNU time's maximum resident set size.
@@ -68,6 +70,7 @@ dpo() {  # dpo <name> <reference key line>
 name = "dpo"
 algorithm = "dpo"
 $2
+gradient_checkpointing = true
 learning_rate = 1e-3
 max_steps = 3
 per_device_train_batch_size = 4

@@ -34,7 +34,13 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
 
 torch::Tensor checkpointed_layer(DecoderLayer& layer, const torch::Tensor& x,
                                  const AttentionInputs& in) {
-  return CheckpointedLayer::apply(x, in.cos, in.sin, in.blocked,
+  // With frozen embeddings (LoRA, QLoRA) the first layer's input needs no gradient, and a
+  // Function none of whose inputs needs one records no backward: the adapters inside would
+  // never train (the loss would have no grad_fn). So the input is made to need one, as PEFT's
+  // enable_input_require_grads does for the same reason.
+  torch::Tensor input = x;
+  if (torch::GradMode::is_enabled() && !x.requires_grad()) input = x.detach().requires_grad_(true);
+  return CheckpointedLayer::apply(input, in.cos, in.sin, in.blocked,
                                   reinterpret_cast<std::int64_t>(&layer));
 }
 
