@@ -96,5 +96,32 @@ TEST(AdapterPath, EvalOnlyStageEvaluatesTheFolderPerExample) {
   }
 }
 
+TEST(AdapterPath, SftAdapterIsBothPolicyStartAndFrozenReference) {
+  // TRL's two-adapter pattern through the binary: the later run's DPO stage starts from the SFT
+  // adapter folder and takes the same folder, frozen, as its reference (ref_adapter = DIR), on an
+  // eval_only pass: the reference log-probs are the SFT adapter's, not the base's.
+  TempDir dir;
+  const auto data = small_prefs(dir.path(), 4);
+  const auto with_adapter = logprobs(tiny_model(), data, dir / "adapter.jsonl", sft_adapter());
+  const auto pipeline =
+      write_pipeline(dir.path(), tiny_model(),
+                     "name = \"eval\"\nalgorithm = \"dpo\"\neval_only = true\nref_adapter = \"" +
+                         sft_adapter().string() + "\"\ndata = { plugin = \"jsonl\", path = \"" +
+                         data.string() + "\" }",
+                     "[adapter]\npath = \"" + sft_adapter().string() + "\"\n");
+  const auto r = run_host({pipeline.string()}, dir.path(), 300);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const auto predictions = read_jsonl(dir / "run/eval/eval_predictions.jsonl");
+  ASSERT_EQ(predictions.size(), 4u);
+  for (const auto& p : predictions) {
+    const auto line = static_cast<std::size_t>(source_line(p) - 1);
+    ASSERT_LT(line, 4u);
+    const double want = with_adapter[line]["chosen_logps"].get<double>();
+    EXPECT_NEAR(p["ref_chosen_logps"].get<double>(), want, 1e-4 * std::abs(want));
+    EXPECT_NEAR(p["chosen_logps"].get<double>(), want, 1e-4 * std::abs(want));
+    EXPECT_NEAR(p["chosen_reward"].get<double>(), 0.0, 1e-4);
+  }
+}
+
 }  // namespace
 }  // namespace rlhf::reliability
