@@ -6,11 +6,7 @@
 namespace rlhf::cpo {
 
 CpoAlgorithm::CpoAlgorithm(const Config& config) {
-  TrainingConfig defaults;  // TRL CPOConfig
-  defaults.learning_rate = 1e-6;
-  defaults.max_length = 1024;
-  defaults.max_prompt_length = 512;
-  spec_.training = TrainingConfig::read(config, defaults);
+  spec_.training = TrainingConfig::read(config, preference_training_defaults());  // TRL CPOConfig
   spec_.reference.reference_free = true;
   const double beta = config.get<double>("beta", 0.1);
   const double label_smoothing = config.get<double>("label_smoothing", 0.0);

@@ -13,19 +13,13 @@
 // chosen_reward, rejected_reward (β·summed log-prob).
 #pragma once
 
-#include "rlhf/algorithm.hpp"
 #include "rlhf/pair_preference.hpp"
 
 namespace rlhf::cpo {
 
-class CpoAlgorithm : public Algorithm {
+class CpoAlgorithm : public PairPreferenceAlgorithm {
  public:
   explicit CpoAlgorithm(const Config& config);
-  void run(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
-  void check(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
-
- private:
-  PairPreference spec_;
 };
 
 }  // namespace rlhf::cpo

@@ -15,11 +15,7 @@ ChosenRejectedLogps dpo_inputs(const PairLogps& p) {
 }  // namespace
 
 DpoAlgorithm::DpoAlgorithm(const Config& config) {
-  TrainingConfig defaults;  // TRL DPOConfig
-  defaults.learning_rate = 1e-6;
-  defaults.max_length = 1024;
-  defaults.max_prompt_length = 512;
-  spec_.training = TrainingConfig::read(config, defaults);
+  spec_.training = TrainingConfig::read(config, preference_training_defaults());  // TRL DPOConfig
   spec_.reference = ReferenceOptions::read(config);
   const double beta = config.get<double>("beta", 0.1);
   LossType loss_type = LossType::sigmoid;

@@ -22,7 +22,6 @@
 // "rejected_logps", "ref_chosen_logps", "ref_rejected_logps", "chosen_reward", "rejected_reward"}.
 #pragma once
 
-#include "rlhf/algorithm.hpp"
 #include "rlhf/pair_preference.hpp"
 
 namespace rlhf {
@@ -31,14 +30,9 @@ class Config;
 
 namespace rlhf::dpo {
 
-class DpoAlgorithm : public Algorithm {
+class DpoAlgorithm : public PairPreferenceAlgorithm {
  public:
   explicit DpoAlgorithm(const Config& config);
-  void run(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
-  void check(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
-
- private:
-  PairPreference spec_;
 };
 
 }  // namespace rlhf::dpo

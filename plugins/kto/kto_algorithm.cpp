@@ -5,6 +5,7 @@
 #include "kto_batch.hpp"
 #include "kto_loss.hpp"
 #include "rlhf/config.hpp"
+#include "rlhf/pair_preference.hpp"
 #include "rlhf/stage.hpp"
 #include "rlhf/toolkit/causal_lm.hpp"
 #include "rlhf/toolkit/tokenizer.hpp"
@@ -12,11 +13,7 @@
 namespace rlhf::kto {
 
 KtoAlgorithm::KtoAlgorithm(const Config& config) {
-  TrainingConfig defaults;  // TRL KTOConfig
-  defaults.learning_rate = 1e-6;
-  defaults.max_length = 1024;
-  defaults.max_prompt_length = 512;
-  training_ = TrainingConfig::read(config, defaults);
+  training_ = TrainingConfig::read(config, preference_training_defaults());  // TRL KTOConfig
   reference_ = ReferenceOptions::read(config);
   beta_ = config.get<double>("beta", 0.1);
   desirable_weight_ = config.get<double>("desirable_weight", 1.0);

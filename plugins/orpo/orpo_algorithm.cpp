@@ -6,11 +6,7 @@
 namespace rlhf::orpo {
 
 OrpoAlgorithm::OrpoAlgorithm(const Config& config) {
-  TrainingConfig defaults;  // TRL ORPOConfig
-  defaults.learning_rate = 1e-6;
-  defaults.max_length = 1024;
-  defaults.max_prompt_length = 512;
-  spec_.training = TrainingConfig::read(config, defaults);
+  spec_.training = TrainingConfig::read(config, preference_training_defaults());  // TRL ORPOConfig
   spec_.reference.reference_free = true;  // ORPO needs no reference model
   const double beta = config.get<double>("beta", 0.1);
   if (!(beta > 0)) config.fail("beta", "must be > 0");

@@ -16,7 +16,6 @@
 // pairs with log π_θ(y_w|x) > log π_θ(y_l|x).
 #pragma once
 
-#include "rlhf/algorithm.hpp"
 #include "rlhf/pair_preference.hpp"
 
 namespace rlhf {
@@ -25,14 +24,9 @@ class Config;
 
 namespace rlhf::orpo {
 
-class OrpoAlgorithm : public Algorithm {
+class OrpoAlgorithm : public PairPreferenceAlgorithm {
  public:
   explicit OrpoAlgorithm(const Config& config);
-  void run(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
-  void check(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
-
- private:
-  PairPreference spec_;
 };
 
 }  // namespace rlhf::orpo

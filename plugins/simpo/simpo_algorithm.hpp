@@ -14,19 +14,13 @@
 // chosen_reward, rejected_reward (β·average log-prob).
 #pragma once
 
-#include "rlhf/algorithm.hpp"
 #include "rlhf/pair_preference.hpp"
 
 namespace rlhf::simpo {
 
-class SimpoAlgorithm : public Algorithm {
+class SimpoAlgorithm : public PairPreferenceAlgorithm {
  public:
   explicit SimpoAlgorithm(const Config& config);
-  void run(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
-  void check(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
-
- private:
-  PairPreference spec_;
 };
 
 }  // namespace rlhf::simpo

@@ -9,6 +9,14 @@
 
 namespace rlhf {
 
+TrainingConfig preference_training_defaults() {
+  TrainingConfig defaults;
+  defaults.learning_rate = 1e-6;
+  defaults.max_length = 1024;
+  defaults.max_prompt_length = 512;
+  return defaults;
+}
+
 double batch_mean(const at::Tensor& values) {
   return values.detach().to(torch::kDouble).mean().item<double>();
 }

@@ -17,19 +17,17 @@
 //   # + every training key: learning_rate, max_steps, per_device_train_batch_size, …
 #include <torch/nn/functional/activation.h>
 
-#include "rlhf/algorithm.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/pair_preference.hpp"
 
 namespace {
 
-class NormPref : public rlhf::Algorithm {
+class NormPref : public rlhf::PairPreferenceAlgorithm {
  public:
   // Read (and so declare) every key here: a key the constructor never reads is reported as a
   // typo before anything runs. Throw through config.fail() so the message names the key.
   explicit NormPref(const rlhf::Config& config) {
-    rlhf::TrainingConfig defaults;  // Hugging Face / TRL defaults; change the ones you need
-    defaults.learning_rate = 1e-6;
+    rlhf::TrainingConfig defaults = rlhf::preference_training_defaults();  // TRL's; change any
     spec_.training = rlhf::TrainingConfig::read(config, defaults);
     spec_.reference.reference_free = true;
     const double beta = config.get<double>("beta", 2.0);
@@ -50,13 +48,8 @@ class NormPref : public rlhf::Algorithm {
       return loss;
     };
   }
-
-  void run(rlhf::StageContext& ctx) override { rlhf::run_pair_preference(ctx, spec_); }
-  // `rlhf-host --check`: the same path, which checks instead of training.
-  void check(rlhf::StageContext& ctx) override { rlhf::run_pair_preference(ctx, spec_); }
-
- private:
-  rlhf::PairPreference spec_;
+  // run() and check() (`rlhf-host --check`, the same path checking instead of training) are the
+  // SDK's: PairPreferenceAlgorithm runs run_pair_preference(ctx, spec_).
 };
 
 }  // namespace

@@ -3,11 +3,10 @@
 // pairs tokenised with the chat template, one concatenated forward per batch, the reference
 // policy (reference_policy.hpp), eval_only predictions, --check — is run_pair_preference():
 //
-//   class SimPO : public rlhf::Algorithm {
-//     PairPreference spec_;
+//   class SimPO : public rlhf::PairPreferenceAlgorithm {
 //    public:
 //     explicit SimPO(const Config& c) {
-//       spec_.training = TrainingConfig::read(c, defaults);
+//       spec_.training = TrainingConfig::read(c, preference_training_defaults());
 //       spec_.reference.reference_free = true;
 //       double beta = c.get<double>("beta", 2.0), gamma = c.get<double>("simpo_gamma", 1.0);
 //       spec_.loss = [=](const PairLogps& pi, const PairLogps&) {
@@ -15,8 +14,6 @@
 //         return PairLoss{losses.mean(), {{"rewards/chosen", …}}, {}};
 //       };
 //     }
-//     void run(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
-//     void check(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
 //   };
 #pragma once
 
@@ -25,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "rlhf/algorithm.hpp"
 #include "rlhf/reference_policy.hpp"
 #include "rlhf/toolkit/preference_data.hpp"
 #include "rlhf/trainer.hpp"
@@ -61,11 +59,26 @@ Metrics pair_reward_metrics(const at::Tensor& chosen_rewards, const at::Tensor& 
                             const at::Tensor& chosen_logps, const at::Tensor& rejected_logps,
                             const PairLogps& policy);
 
+// The training defaults TRL's preference trainers share (DPOConfig, ORPOConfig, CPOConfig,
+// KTOConfig): learning_rate 1e-6, max_length 1024, max_prompt_length 512.
+TrainingConfig preference_training_defaults();
+
 // Runs the stage (or checks it, with ctx.check_only): tokenises ctx.data into pairs, trains
 // with `spec.loss` and saves the result, or with eval_only evaluates in one pass and writes
 // eval_predictions.jsonl: index, source, chosen_logps, rejected_logps (summed policy log-probs),
 // ref_chosen_logps, ref_rejected_logps (with a reference), then the loss's predictions; and
 // logs eval_preference_accuracy, the fraction of pairs with chosen_logps > rejected_logps.
 void run_pair_preference(StageContext& ctx, const PairPreference& spec);
+
+// The Algorithm of a pair-preference loss: the subclass's constructor reads its keys and fills
+// `spec_`; run() and check() (`rlhf-host --check` takes the same path) are the SDK's.
+class PairPreferenceAlgorithm : public Algorithm {
+ public:
+  void run(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
+  void check(StageContext& ctx) override { run_pair_preference(ctx, spec_); }
+
+ protected:
+  PairPreference spec_;
+};
 
 }  // namespace rlhf
