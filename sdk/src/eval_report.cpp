@@ -2,25 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <fstream>
-
 #include "rlhf/error.hpp"
 #include "rlhf/metrics.hpp"
 #include "rlhf/stage_context.hpp"
+#include "rlhf/toolkit/file_writer.hpp"
 
 namespace rlhf {
 
 void write_jsonl(const std::filesystem::path& path, const std::vector<std::string>& lines) {
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  auto tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp);
-    for (const auto& line : lines) out << line << '\n';
-    if (!out) throw Error(tmp.string() + ": write failed");
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomically(path, [&](FileWriter& out) {
+    for (const auto& line : lines) out.write(line + '\n');
+  });
 }
 
 void report_metrics(StageContext& ctx, std::int64_t step, const Metrics& values,

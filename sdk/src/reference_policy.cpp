@@ -25,6 +25,31 @@ constexpr const char* kCacheFile = "reference_logps.safetensors";
 const char* split_name(Split split) { return split == Split::train ? "train" : "eval"; }
 int slot(Split split) { return split == Split::train ? 0 : 1; }
 
+// For its lifetime the live adapter holds `frozen`'s weights, with dropout off; afterwards (also
+// when the forward throws) its own weights come back bit for bit and the stage's training mode.
+class FrozenWeightsIn {
+ public:
+  FrozenWeightsIn(Stage& stage, const std::vector<std::pair<std::string, at::Tensor>>& frozen)
+      : stage_(stage), live_(stage.adapter->named_parameters()) {
+    for (std::size_t i = 0; i < live_.size(); ++i) {
+      saved_.push_back(live_[i].second.detach().clone());
+      live_[i].second.detach().copy_(frozen[i].second);
+    }
+    stage_.adapter->set_training(false);
+  }
+  ~FrozenWeightsIn() {
+    for (std::size_t i = 0; i < live_.size(); ++i) live_[i].second.detach().copy_(saved_[i]);
+    stage_.set_training(stage_.is_training());
+  }
+  FrozenWeightsIn(const FrozenWeightsIn&) = delete;
+  FrozenWeightsIn& operator=(const FrozenWeightsIn&) = delete;
+
+ private:
+  Stage& stage_;
+  std::vector<std::pair<std::string, at::Tensor>> live_;
+  std::vector<at::Tensor> saved_;
+};
+
 }  // namespace
 
 ReferenceOptions ReferenceOptions::read(const Config& config) {
@@ -128,28 +153,13 @@ SequenceLogps ReferencePolicy::forward(const Batch& batch) {
     // The frozen weights go into the live adapter for this forward and come back bit for bit.
     // In-place on purpose: callers run the reference before the policy's forward of the step,
     // so no autograd graph holds these tensors yet.
-    auto live = stage_.adapter->named_parameters();
-    std::vector<at::Tensor> saved;
-    for (std::size_t i = 0; i < live.size(); ++i) {
-      saved.push_back(live[i].second.detach().clone());
-      live[i].second.detach().copy_(ref_adapter_[i].second);
-    }
-    stage_.adapter->set_training(false);
-    try {
-      logits = stage_.model->forward(batch.input_ids, batch.attention_mask);
-    } catch (...) {
-      for (std::size_t i = 0; i < live.size(); ++i) live[i].second.detach().copy_(saved[i]);
-      stage_.set_training(stage_.is_training());
-      throw;
-    }
-    for (std::size_t i = 0; i < live.size(); ++i) live[i].second.detach().copy_(saved[i]);
-    stage_.set_training(stage_.is_training());
+    FrozenWeightsIn frozen(stage_, ref_adapter_);
+    logits = stage_.model->forward(batch.input_ids, batch.attention_mask);
   } else {
     AdapterDisabled reference(stage_.adapter);  // a no-op without adapter (the policy itself)
     logits = stage_.model->forward(batch.input_ids, batch.attention_mask);
   }
-  SequenceLogps out = sequence_logps(logits, batch.labels);
-  return out;
+  return sequence_logps(logits, batch.labels);
 }
 
 SequenceLogps ReferencePolicy::logps(Split split, const std::vector<std::size_t>& indices,
