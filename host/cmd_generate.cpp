@@ -84,31 +84,6 @@ rlhf::ChatTemplate chat_template(const Options& o) {
   return rlhf::ChatTemplate::get("none");
 }
 
-// Where generation stops: generation_config.json's eos_token_id (else config.json's), the
-// tokenizer's EOS, and the template's end-of-turn token ("<|im_end|>" for chatml).
-std::vector<std::int64_t> stop_token_ids(const fs::path& model_dir, const rlhf::CausalLM& model,
-                                         const rlhf::Tokenizer& tokenizer,
-                                         const rlhf::ChatTemplate& chat) {
-  std::vector<std::int64_t> ids;
-  auto add = [&ids](std::int64_t id) {
-    if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-  };
-  const fs::path file = model_dir / "generation_config.json";
-  std::ifstream in(file);
-  const Json gen = in ? Json::parse(in, nullptr, /*allow_exceptions=*/false) : Json();
-  if (in && !gen.is_object()) throw rlhf::Error(file.string() + ": not a JSON object");
-  const Json eos = gen.is_object() ? gen.value("eos_token_id", Json()) : Json();
-  if (eos.is_number_integer()) add(eos.get<std::int64_t>());
-  if (eos.is_array())
-    for (const auto& id : eos)
-      if (id.is_number_integer()) add(id.get<std::int64_t>());
-  if (ids.empty())
-    for (auto id : model.config().eos_token_ids) add(id);
-  add(tokenizer.eos_id());
-  if (!chat.end_of_turn().empty()) add(tokenizer.token_to_id(chat.end_of_turn()));
-  return ids;
-}
-
 // The model generation runs on: a pre-quantized checkpoint through the quantizer its
 // quantization_config names, and with `--adapter DIR` that PEFT folder attached
 // (adapter_folder.hpp). The plugin objects stay alive with the model.
@@ -191,7 +166,7 @@ int run_generate(const std::vector<std::string>& args) {
   config.temperature = config.do_sample ? o.temperature : 1.0;
   config.top_k = o.top_k;
   config.top_p = o.top_p;
-  config.eos_token_ids = stop_token_ids(o.model, *model, *tokenizer, chat);
+  config.eos_token_ids = rlhf::stop_token_ids(o.model, *model, *tokenizer, chat);
   config.pad_token_id = tokenizer->pad_id();
 
   std::vector<Completion> completions;
@@ -209,11 +184,7 @@ int run_generate(const std::vector<std::string>& args) {
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     for (const auto& ids : result.completions) {
       new_tokens += static_cast<std::int64_t>(ids.size());
-      std::vector<std::int64_t> text_ids = ids;
-      if (!text_ids.empty() && std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(),
-                                         text_ids.back()) != config.eos_token_ids.end())
-        text_ids.pop_back();
-      completions.push_back({ids, tokenizer->decode(text_ids, /*skip_special_tokens=*/true)});
+      completions.push_back({ids, rlhf::completion_text(*tokenizer, ids, config.eos_token_ids)});
     }
   }
 

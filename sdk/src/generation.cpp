@@ -3,10 +3,16 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
+#include <fstream>
 #include <limits>
+
+#include <nlohmann/json.hpp>
 
 #include "causal_lm_impl.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/toolkit/chat_template.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 
 namespace rlhf {
 
@@ -102,6 +108,38 @@ GenerationOutput generate(CausalLM& model, const std::vector<std::vector<std::in
   out.attention_mask = torch::cat({prompt_mask, out.completion_mask}, 1);
   if (cfg.output_logits && !step_logits.empty()) out.logits = torch::stack(step_logits, 1);
   return out;
+}
+
+std::vector<std::int64_t> stop_token_ids(const std::filesystem::path& model_dir,
+                                         const CausalLM& model, const Tokenizer& tokenizer,
+                                         const ChatTemplate& chat_template) {
+  std::vector<std::int64_t> ids;
+  auto add = [&ids](std::int64_t id) {
+    if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  };
+  const std::filesystem::path file = model_dir / "generation_config.json";
+  std::ifstream in(file);
+  const auto gen =
+      in ? nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false) : nlohmann::json();
+  if (in && !gen.is_object()) throw Error(file.string() + ": not a JSON object");
+  const auto eos = gen.is_object() ? gen.value("eos_token_id", nlohmann::json()) : nlohmann::json();
+  if (eos.is_number_integer()) add(eos.get<std::int64_t>());
+  if (eos.is_array())
+    for (const auto& id : eos)
+      if (id.is_number_integer()) add(id.get<std::int64_t>());
+  if (ids.empty())
+    for (auto id : model.config().eos_token_ids) add(id);
+  add(tokenizer.eos_id());
+  if (!chat_template.end_of_turn().empty())
+    add(tokenizer.token_to_id(chat_template.end_of_turn()));
+  return ids;
+}
+
+std::string completion_text(const Tokenizer& tokenizer, std::vector<std::int64_t> ids,
+                            const std::vector<std::int64_t>& stop_ids) {
+  if (!ids.empty() && std::find(stop_ids.begin(), stop_ids.end(), ids.back()) != stop_ids.end())
+    ids.pop_back();
+  return tokenizer.decode(ids, /*skip_special_tokens=*/true);
 }
 
 }  // namespace rlhf

@@ -26,13 +26,8 @@ SequenceLogps sequence_logps(const at::Tensor& logits, const at::Tensor& labels)
   }
   const at::Tensor shifted_logits = logits.narrow(1, 0, T - 1).to(torch::kFloat32);  // [B, T-1, V]
   const at::Tensor targets = labels.narrow(1, 1, T - 1);                             // [B, T-1]
-  const at::Tensor mask = targets != kIgnoreIndex;
-  const at::Tensor safe_targets = targets.masked_fill(~mask, 0).to(torch::kInt64).unsqueeze(-1);
-  // log_softmax(z)[y] = z[y] - logsumexp(z), without materialising log_softmax over V.
-  const at::Tensor token_logps =
-      shifted_logits.gather(-1, safe_targets).squeeze(-1) - torch::logsumexp(shifted_logits, -1);
-  const at::Tensor maskf = mask.to(torch::kFloat32);
-  out.sum = (token_logps * maskf).sum(-1);
+  const at::Tensor maskf = (targets != kIgnoreIndex).to(torch::kFloat32);
+  out.sum = token_logps(shifted_logits, targets).sum(-1);
   out.tokens = maskf.sum(-1);
   out.mean = out.sum / out.tokens.clamp_min(1.0);
   {
@@ -42,6 +37,18 @@ SequenceLogps sequence_logps(const at::Tensor& logits, const at::Tensor& labels)
         (shifted_logits.detach().sum(-1) * maskf).sum(-1) / (out.tokens.clamp_min(1.0) * V);
   }
   return out;
+}
+
+at::Tensor token_logps(const at::Tensor& logits, const at::Tensor& tokens) {
+  if (logits.dim() != 3 || tokens.dim() != 2 || logits.size(0) != tokens.size(0) ||
+      logits.size(1) != tokens.size(1))
+    throw Error("token_logps: expected logits [B, N, V] and tokens [B, N]");
+  const at::Tensor z = logits.to(torch::kFloat32);
+  const at::Tensor mask = tokens != kIgnoreIndex;
+  const at::Tensor safe = tokens.masked_fill(~mask, 0).to(torch::kInt64).unsqueeze(-1);
+  // log_softmax(z)[y] = z[y] - logsumexp(z), without materialising log_softmax over V.
+  const at::Tensor logps = z.gather(-1, safe).squeeze(-1) - torch::logsumexp(z, -1);
+  return logps * mask.to(torch::kFloat32);
 }
 
 at::Tensor mean_token_nll(const SequenceLogps& chosen) {

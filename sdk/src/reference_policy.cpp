@@ -144,21 +144,36 @@ std::string ReferencePolicy::describe() const {
   return what + (precomputed_ ? ", precomputed" : "");
 }
 
-SequenceLogps ReferencePolicy::forward(const Batch& batch) {
+void ReferencePolicy::with_reference(const std::function<void(CausalLM& model)>& fn) {
+  if (options_.reference_free)
+    throw Error("stage '" + ctx_.stage_name + "': reference_free: there is no reference model");
   torch::NoGradGuard no_grad;
-  at::Tensor logits;
   if (ref_model_) {
-    logits = ref_model_->forward(batch.input_ids, batch.attention_mask);
+    fn(*ref_model_);
   } else if (!ref_adapter_.empty()) {
     // The frozen weights go into the live adapter for this forward and come back bit for bit.
     // In-place on purpose: callers run the reference before the policy's forward of the step,
     // so no autograd graph holds these tensors yet.
     FrozenWeightsIn frozen(stage_, ref_adapter_);
-    logits = stage_.model->forward(batch.input_ids, batch.attention_mask);
+    fn(*stage_.model);
+  } else if (use_policy_itself_ && !precomputed_) {
+    // Only the precompute pass may run the policy as its own reference (before it changes).
+    fn(*stage_.model);
+  } else if (use_policy_itself_) {
+    throw Error("stage '" + ctx_.stage_name +
+                "': the reference is the starting policy, available only as precomputed "
+                "log-probs (no adapter and no ref_model): set ref_model");
   } else {
-    AdapterDisabled reference(stage_.adapter);  // a no-op without adapter (the policy itself)
-    logits = stage_.model->forward(batch.input_ids, batch.attention_mask);
+    AdapterDisabled reference(stage_.adapter);
+    fn(*stage_.model);
   }
+}
+
+SequenceLogps ReferencePolicy::forward(const Batch& batch) {
+  at::Tensor logits;
+  with_reference([&](CausalLM& model) {
+    logits = model.forward(batch.input_ids, batch.attention_mask);
+  });
   return sequence_logps(logits, batch.labels);
 }
 

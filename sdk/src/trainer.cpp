@@ -253,12 +253,18 @@ bool Trainer::train(const TrainingTask& task) {
   if (task.set_training) task.set_training(true);
   std::vector<std::size_t> order = epoch_permutation(task.train_size, ctx_.seed, state.epoch);
   bool evaluated_last = false;
+  std::int64_t begun_epoch = -1;  // the epoch task.begin_epoch was last called for
 
   while (state.global_step < total) {
     if (state.micro_batch >= micro_per_epoch) {
       ++state.epoch;
       state.micro_batch = 0;
       order = epoch_permutation(task.train_size, ctx_.seed, state.epoch);
+    }
+    if (task.begin_epoch && begun_epoch != state.epoch) {
+      task.begin_epoch(state.epoch);
+      begun_epoch = state.epoch;
+      if (task.set_training) task.set_training(true);  // the hook may have evaluated or generated
     }
     const std::int64_t n_micro = std::min(accumulation, micro_per_epoch - state.micro_batch);
     double step_loss = 0;

@@ -71,6 +71,13 @@ class ReferencePolicy {
   // looked up when precomputed, else one forward. Undefined tensors when reference-free.
   SequenceLogps logps(Split split, const std::vector<std::size_t>& indices, const Batch& batch);
 
+  // Runs `fn` under no-grad with the reference as a model: ref_model, or the policy's model with
+  // the frozen reference adapter swapped in (dropout off) or its adapter disabled; afterwards the
+  // policy is as it was. For per-token reference terms (PPO's KL penalty). Call it before the
+  // policy's own forward of a step (a swapped-in adapter is written in place). Throws when the
+  // reference is precomputed-only (no adapter, no ref_model) or reference_free.
+  void with_reference(const std::function<void(CausalLM& model)>& fn);
+
  private:
   SequenceLogps forward(const Batch& batch);
   bool precompute_all();

@@ -69,6 +69,10 @@ struct TrainingTask {
   std::function<StepOutput(const std::vector<std::size_t>& indices, Split split)> step;
   // Switches dropout etc. (optional).
   std::function<void(bool training)> set_training;
+  // Called before the first micro-batch of each epoch, with the epoch's 0-based number (also for
+  // the epoch a --resume continues in). Optional. PPO regenerates its rollout batch here: its
+  // "dataset" is the current rollout and one epoch is one PPO epoch over it.
+  std::function<void(std::int64_t epoch)> begin_epoch;
 };
 
 // The order in which epoch `epoch` visits examples 0..n-1: a Fisher–Yates shuffle driven by a

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <string>
 #include <vector>
 
 #include <torch/types.h>
@@ -15,6 +17,8 @@
 namespace rlhf {
 
 class CausalLM;
+class ChatTemplate;
+class Tokenizer;
 
 struct GenerationConfig {
   std::int64_t max_new_tokens = 64;
@@ -43,5 +47,17 @@ struct GenerationOutput {
 // left as it was.
 GenerationOutput generate(CausalLM& model, const std::vector<std::vector<std::int64_t>>& prompts,
                           const GenerationConfig& config);
+
+// Where generation stops for the model in `model_dir`: generation_config.json's eos_token_id
+// (else config.json's), the tokenizer's EOS, and the template's end-of-turn token ("<|im_end|>"
+// for chatml). Throws rlhf::Error naming generation_config.json when it is not a JSON object.
+std::vector<std::int64_t> stop_token_ids(const std::filesystem::path& model_dir,
+                                         const CausalLM& model, const Tokenizer& tokenizer,
+                                         const ChatTemplate& chat_template);
+
+// The text of one generated completion (GenerationOutput::completions[i]): the ids without their
+// final stop token, decoded with special tokens skipped.
+std::string completion_text(const Tokenizer& tokenizer, std::vector<std::int64_t> ids,
+                            const std::vector<std::int64_t>& stop_ids);
 
 }  // namespace rlhf

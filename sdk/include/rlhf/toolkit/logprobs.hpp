@@ -16,6 +16,11 @@ struct SequenceLogps {
 // on masked positions. The logits at position t-1 predict the label at position t.
 SequenceLogps sequence_logps(const at::Tensor& logits, const at::Tensor& labels);
 
+// The per-token terms sequence_logps sums: log_softmax(logits)[b, t, tokens[b, t]] as float32
+// [B, N], for logits [B, N, V] already aligned with `tokens` [B, N] (the logits that predict each
+// token; PPO's per-token KL and ratios). Entries whose token is kIgnoreIndex are 0.
+at::Tensor token_logps(const at::Tensor& logits, const at::Tensor& tokens);
+
 // The SFT term of the preference losses that carry one (ORPO's L_SFT, CPO's cpo_alpha, DPO's
 // rpo_alpha): the mean negative log-likelihood per completion token over the whole batch,
 // −Σ_i sum_i / Σ_i tokens_i (scalar, differentiable). This is TRL's nn.CrossEntropyLoss over the
