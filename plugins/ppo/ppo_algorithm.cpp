@@ -51,10 +51,6 @@ void PpoAlgorithm::run(StageContext& ctx) {
                   " (ppo does not cut prompts: shorten it or raise max_prompt_length)");
     out.push_back(PromptRow{std::move(ids.prompt), e});
   });
-  if (!stage.adapter && options_.reference.ref_model.empty())
-    throw Error("stage '" + ctx.stage_name +
-                "': ppo's reference needs an [adapter] (the reference is then the policy with "
-                "its adapter disabled, or ref_adapter) or ref_model = \"DIR\" (full fine-tuning)");
   ReferencePolicy reference(ctx, stage, options_.reference, 0, 0, 1,
                             [](Split, const std::vector<std::size_t>&) -> Batch {
                               throw Error("ppo: no precomputed reference rows");

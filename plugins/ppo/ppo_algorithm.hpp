@@ -26,7 +26,8 @@
 // The critic is a scalar head on the policy's own trunk (ValueHead, zero-initialised; its loss
 // trains the trunk's trainable weights too), not a separate model initialised from the reward
 // model as TRL's: one forward serves policy and critic. The reference is the policy with its
-// adapter disabled, a frozen ref_adapter, or ref_model; full fine-tuning needs ref_model.
+// adapter disabled, a frozen ref_adapter, ref_model, or — full fine-tuning without ref_model — a
+// frozen copy of the policy as the stage starts (TRL's ref_policy).
 //
 // Files in the stage folder: samples.jsonl (num_sample_generations times: a few rollout prompts
 // with completions and scores), eval_completions.jsonl (eval_only, or the eval split after

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <map>
 
 #include "rlhf/adapter.hpp"
 #include "rlhf/batch_pass.hpp"
@@ -49,6 +50,29 @@ class FrozenWeightsIn {
   std::vector<std::pair<std::string, at::Tensor>> live_;
   std::vector<at::Tensor> saved_;
 };
+
+// A frozen copy of `policy` (dense weights only: a full fine-tune has no quantized projection).
+std::shared_ptr<CausalLM> frozen_copy(const CausalLM& policy) {
+  std::map<std::string, at::Tensor> state;
+  for (auto& [name, tensor] : policy.hf_state_dict()) state[name] = tensor;
+  std::map<std::string, std::shared_ptr<Linear>> linears;
+  for (auto& [name, linear] : policy.named_linears()) linears[name] = linear;
+  WeightInit init;
+  init.tensor = [&](const std::string& name, const std::vector<std::int64_t>&) {
+    return state.at(name).detach().clone();
+  };
+  init.linear = [&](const std::string& module, std::int64_t,
+                    std::int64_t) -> std::shared_ptr<LinearWeight> {
+    auto it = linears.find(module);
+    const at::Tensor w = it != linears.end() ? it->second->weight()->dense(policy.dtype())
+                                             : state.at(module + ".weight");
+    return std::make_shared<DenseWeight>(w.detach().clone());
+  };
+  auto copy = std::make_shared<CausalLM>(policy.config(), policy.dtype(), init);
+  copy->eval();
+  for (auto& p : copy->parameters()) p.set_requires_grad(false);
+  return copy;
+}
 
 }  // namespace
 
@@ -118,6 +142,13 @@ ReferencePolicy::ReferencePolicy(StageContext& ctx, Stage& stage, ReferenceOptio
     use_policy_itself_ = true;
   }
   if (ctx.check_only) return;
+  if (use_policy_itself_ && train_rows == 0 && eval_rows == 0 && !stage.training.eval_only) {
+    // No rows to precompute (the algorithm generates its own): the reference is a frozen copy.
+    ref_model_ = frozen_copy(*stage.model);
+    use_policy_itself_ = false;
+    frozen_copy_ = true;
+    return;
+  }
   const bool eval_only = stage.training.eval_only;
   if (use_policy_itself_ && !eval_only && !options_.precompute && ctx.logger)
     ctx.logger->info(
@@ -137,6 +168,7 @@ ReferencePolicy::~ReferencePolicy() = default;
 
 std::string ReferencePolicy::describe() const {
   std::string what = options_.reference_free         ? "none (reference_free)"
+                     : frozen_copy_                  ? "a frozen copy of the starting policy"
                      : ref_model_                    ? "ref_model " + options_.ref_model
                      : !options_.ref_adapter.empty() ? "ref_adapter " + options_.ref_adapter
                      : use_policy_itself_            ? "the starting policy"
@@ -171,9 +203,8 @@ void ReferencePolicy::with_reference(const std::function<void(CausalLM& model)>&
 
 SequenceLogps ReferencePolicy::forward(const Batch& batch) {
   at::Tensor logits;
-  with_reference([&](CausalLM& model) {
-    logits = model.forward(batch.input_ids, batch.attention_mask);
-  });
+  with_reference(
+      [&](CausalLM& model) { logits = model.forward(batch.input_ids, batch.attention_mask); });
   return sequence_logps(logits, batch.labels);
 }
 

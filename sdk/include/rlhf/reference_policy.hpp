@@ -7,7 +7,9 @@
 //                                ref_adapter_name: SFT → DPO stays QLoRA, the NF4 base untouched)
 //   ref_adapter = "DIR"          a PEFT adapter folder (same r / target_modules as the policy's)
 //   (none of these)              the policy with its adapter disabled; with no adapter the policy
-//                                itself, frozen by precomputing before it changes
+//                                itself, frozen by precomputing before it changes — or, for an
+//                                algorithm with no fixed rows (PPO generates its own), by a
+//                                frozen copy of the starting policy (TRL's ref_policy)
 //   precompute_ref_log_probs = true   every row's reference log-probs are computed once before
 //                                training, cached in <stage_dir>/reference_logps.safetensors so a
 //                                --resume reuses them, and looked up by row index afterwards
@@ -91,6 +93,7 @@ class ReferencePolicy {
   std::shared_ptr<CausalLM> ref_model_;
   std::vector<std::pair<std::string, at::Tensor>> ref_adapter_;  // frozen adapter weights
   bool use_policy_itself_ = false;  // no adapter, no ref_model: the (frozen) starting policy
+  bool frozen_copy_ = false;        // ref_model_ is a frozen copy of the starting policy
   bool precomputed_ = false;
   bool stopped_ = false;
   // Precomputed: per split, [examples, rows_per_example] sums / means / tokens.
