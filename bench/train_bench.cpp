@@ -15,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include "bench_lora.hpp"
 #include "bench_model.hpp"
 #include "dpo/dpo_loss.hpp"
 #include "rlhf/linear.hpp"
@@ -26,27 +27,8 @@
 namespace {
 
 using rlhf::bench::bench_config;
-
-// Minimal LoRA delta (x Aᵀ Bᵀ · α/r) in fp32 master weights, cast to the compute dtype.
-class BenchLora : public rlhf::AdapterLayer {
- public:
-  BenchLora(std::int64_t in, std::int64_t out)
-      : A((torch::rand({16, in}) * 2 - 1) / std::sqrt(static_cast<double>(in))),
-        B(torch::zeros({out, 16})) {
-    A.set_requires_grad(true);
-    B.set_requires_grad(true);
-  }
-  torch::Tensor forward(const torch::Tensor& x) override {
-    return x.matmul(A.t().to(x.scalar_type())).matmul(B.t().to(x.scalar_type())) * 2.0;
-  }
-  torch::Tensor A, B;
-};
-
-double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
+using rlhf::bench::BenchLora;
+using rlhf::bench::peak_rss_mib;
 
 }  // namespace
 
