@@ -13,8 +13,10 @@ Deterministic: the same --seed writes byte-identical files.
   python3 examples/quickstart/make_data.py --out examples/data [--seed 7] [--train 480] [--heldout 120]
 
 Files: polite_train.jsonl (prompt/chosen/rejected), polite_heldout.jsonl (same format, unseen
-prompts), polite_sft.jsonl (prompt/completion = the polite reply) and polite_corpus.txt (the
-text of all of them plus the templates, one sentence per line, for the tokenizer).
+prompts), polite_sft.jsonl (prompt/completion = the polite reply), polite_sft_mixed.jsonl (the
+polite or the rude reply, half each), polite_prompts.jsonl (the training prompts alone, for PPO)
+and polite_corpus.txt (the text of all of them plus the templates, one sentence per line, for
+the tokenizer).
 """
 import argparse
 import json
@@ -121,6 +123,15 @@ def main():
     write_jsonl(os.path.join(args.out, "polite_heldout.jsonl"), heldout)
     write_jsonl(os.path.join(args.out, "polite_sft.jsonl"),
                 [{"prompt": r["prompt"], "completion": r["chosen"]} for r in train])
+    # For PPO (examples/sft-reward-ppo.toml): an SFT set where half the replies are rude, so the
+    # SFT policy is rude about half the time, and the training prompts alone. Its own random
+    # stream: the files above stay byte-identical.
+    mix = random.Random(args.seed + 1)
+    write_jsonl(os.path.join(args.out, "polite_sft_mixed.jsonl"),
+                [{"prompt": r["prompt"], "completion": r["chosen"] if mix.random() < 0.5
+                  else r["rejected"]} for r in train])
+    write_jsonl(os.path.join(args.out, "polite_prompts.jsonl"),
+                [{"prompt": r["prompt"]} for r in train])
     lines = POLITE_OPENERS + POLITE_CLOSERS + RUDE_OPENERS + RUDE_CLOSERS
     for r in train + heldout:
         lines += [r["prompt"], r["chosen"], r["rejected"]]
