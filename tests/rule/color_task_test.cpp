@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <map>
 #include <regex>
 #include <set>
@@ -30,9 +31,9 @@ std::vector<Example> read(const std::string& file) {
   return out;
 }
 
-// The object a prompt asks about: the word after its last "the ".
+// The object a prompt asks about: the word after "the " that is not "color".
 std::string object_of(const std::string& prompt) {
-  static const std::regex object("the (\\w+)");
+  static const std::regex object("the (?!color\\b)(\\w+)");
   std::smatch m;
   EXPECT_TRUE(std::regex_search(prompt, m, object)) << prompt;
   return m[1].str();
