@@ -61,6 +61,10 @@ const std::string& Rule::field_value(const Example& example, const std::string& 
               ".field' compares with (its fields: " + (present.empty() ? "none" : present) + ")");
 }
 
+void Rule::check_fields(const Example& example, const std::string& where) const {
+  if (field_) field_value(example, where);
+}
+
 double Rule::regex_value(const Example& example, const std::string& completion,
                          const std::string& where) const {
   if (completion.size() > kMaxRegexInputBytes)

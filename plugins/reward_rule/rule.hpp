@@ -40,6 +40,8 @@ class Rule {
   // missing field or an over-long completion for a regex is an rlhf::Error.
   double value(const Example& example, const std::string& completion,
                const std::string& where) const;
+  // Throws value()'s missing-field error when the rule compares with a field `example` lacks.
+  void check_fields(const Example& example, const std::string& where) const;
 
  private:
   const std::string& field_value(const Example& example, const std::string& where) const;

@@ -5,7 +5,9 @@
 #include <cmath>
 
 #include "big_stack.hpp"
+#include "rlhf/data_source.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/stage_context.hpp"
 
 namespace rlhf::rule {
 
@@ -14,6 +16,17 @@ RuleRewardModel::RuleRewardModel(const Config& config) {
   if (rules_.empty())
     config.fail("rules",
                 "needs at least one rule, e.g. rules = [{ kind = \"exact\", field = \"answer\" }]");
+}
+
+void RuleRewardModel::setup(StageContext& ctx) {
+  if (!ctx.data) return;
+  for (const Split split : {Split::train, Split::eval})
+    for (std::size_t i = 0; i < ctx.data->size(split); ++i) {
+      const Example example = ctx.data->at(i, split);
+      for (const Rule& rule : rules_)
+        rule.check_fields(example,
+                          example.source.empty() ? "example " + std::to_string(i) : example.source);
+    }
 }
 
 torch::Tensor RuleRewardModel::score(const std::vector<Example>& prompts,

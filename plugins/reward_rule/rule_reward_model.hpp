@@ -22,6 +22,11 @@ class RuleRewardModel : public RewardModel {
   // Reads `rules` (at least one table); each rule's keys are checked as it is read.
   explicit RuleRewardModel(const Config& config);
 
+  // Checks that every example of the stage's data (train and eval) has the fields the rules
+  // compare with, so that a missing one fails the stage before any training, naming the
+  // example's `source`, rather than at the first rollout that draws it.
+  void setup(StageContext& ctx) override;
+
   // One float32 reward per pair; a missing field names the example's `source`.
   torch::Tensor score(const std::vector<Example>& prompts,
                       const std::vector<std::string>& completions) override;

@@ -1,7 +1,7 @@
 // The `rule` reward model through rlhf-host as a process. No algorithm scores completions yet
 // (PPO is being written), so what a user reaches today is the construction of the model: a bad
 // rule is one error line naming its key, from `--check` and from the run alike (exit 1), and a
-// good one passes --check.
+// good one passes --check; a field the stage's data lacks fails the run before training.
 #include "../reliability/check_util.hpp"
 
 using namespace rlhf::reliability;
@@ -63,4 +63,17 @@ TEST(RuleRewardModelBinary, ValidRulesPassCheck) {
   const HostResult r = check_writes_nothing(dir.path(), pipeline);
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(error_line(r), "") << r.describe();
+}
+
+TEST(RuleRewardModelBinary, MissingFieldInTheStageDataFailsTheRunBeforeTraining) {
+  TempDir dir;
+  // polite_sft.jsonl has prompt and completion only.
+  const auto pipeline = write_pipeline(
+      dir.path(), tiny_model(),
+      stage_with_reward_model(
+          "{ plugin = \"rule\", rules = [{ kind = \"exact\", field = \"answer\" }] }"));
+  const HostResult r = run_host({pipeline.string()}, dir.path(), 300);
+  expect_error(r, {sft_data().string() + ":1: the example has no field 'answer'",
+                   "'stage.s.reward_model.rules[0].field'"});
+  EXPECT_FALSE(fs::exists(dir / "run/s/model")) << r.describe();
 }

@@ -5,12 +5,17 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 
+#include "jsonl/jsonl_source.hpp"
 #include "reward_rule/rule_reward_model.hpp"
 #include "reward_rule/rule_text.hpp"
 #include "rlhf/config.hpp"
 #include "rlhf/error.hpp"
+#include "rlhf/stage_context.hpp"
+#include "temp_dir.hpp"
 
 using rlhf::Config;
 using rlhf::Example;
@@ -316,4 +321,33 @@ weight = -0.5
   EXPECT_TRUE(rm.unknown_keys().empty());
   torch::Tensor r = model.score({example({{"answer", "blue"}})}, {"The zorb is blue."});
   EXPECT_FLOAT_EQ(r[0].item<float>(), 1.0f - 0.5f);  // 17 characters: one over the target
+}
+
+TEST(RuleReward, SetupChecksEveryExampleOfTheStageDataForTheFields) {
+  const auto dir = rlhf::test::process_temp_path("rule-setup");
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "prompts.jsonl";
+  std::ofstream(path) << "{\"prompt\": \"a\", \"answer\": \"red\"}\n"
+                         "{\"prompt\": \"b\", \"answer\": 4}\n"
+                         "{\"prompt\": \"c\", \"id\": 3}\n";
+  rlhf::jsonl::JsonlSource data(Config::parse("path = \"" + path.string() + "\"", "p.toml"));
+  data.load(1);
+  rlhf::StageContext ctx;
+  ctx.data = &data;
+
+  Model length_only("{ kind = \"length\", weight = -1.0 }");
+  EXPECT_NO_THROW(length_only.model.setup(ctx));  // reads no field
+  Model m("{ kind = \"exact\", field = \"answer\" }");
+  try {
+    m.model.setup(ctx);
+    ADD_FAILURE() << "no error";
+  } catch (const rlhf::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string() +
+                                         ":3: the example has no field 'answer', which "
+                                         "'rm.rules[0].field' compares with (its fields: id)"),
+              std::string::npos)
+        << e.what();
+  }
+  rlhf::StageContext no_data;
+  EXPECT_NO_THROW(m.model.setup(no_data));
 }
