@@ -144,6 +144,32 @@ TEST(PpoPipeline, FullFineTuningComparesWithAFrozenCopyOfTheStartingPolicy) {
   EXPECT_GT(std::abs(train.back()["objective/kl"].get<double>()), 1e-4);
 }
 
+// Reward models that break the contract (tests/plugins/test_reward_nan, test_reward_count):
+// the stage stops with one line naming what came back; nothing is trained on it.
+TEST(PpoPipeline, AScoreThatIsNotANumberOrAMissingScoreIsAClearError) {
+  rlhf::test::TempDir dir;
+  const std::string faults = std::string(RLHF_TEST_PLUGIN_DIR) + "/reward_faults";
+  const std::string data =
+      "total_episodes = 8\ndata = { plugin = \"jsonl\", path = \"" + sft_data().string() + "\" }";
+  for (const std::string plugin : {"test_reward_nan", "test_reward_count"}) {
+    SCOPED_TRACE(plugin);
+    const fs::path sub = dir.path() / plugin;
+    fs::create_directories(sub);
+    std::string stage = ppo_stage(data);
+    stage.replace(stage.find("test_length\", scale = 0.01"),
+                  std::string("test_length\", scale = 0.01").size(), plugin + "\"");
+    const fs::path p = write_pipeline(sub, tiny_model(), stage, kAdapter);
+    const HostResult r = run(p, {"--plugin-path", faults});
+    if (plugin == "test_reward_nan")
+      expect_error(r, {"stage 'ppo': the reward model returned nan for the completion of",
+                       "polite_sft.jsonl:", "a score must be a finite number"});
+    else
+      expect_error(r, {"stage 'ppo': the reward model returned 7 scores for 8 completions"});
+    EXPECT_FALSE(fs::exists(sub / "run" / "ppo" / "adapter"));
+    EXPECT_FALSE(fs::exists(sub / "run" / "ppo" / "stage_complete.json"));
+  }
+}
+
 TEST(PpoPipeline, BadInputIsOneClearError) {
   rlhf::test::TempDir dir;
   const std::string data =
