@@ -172,6 +172,7 @@ class SentencePieceTokenizer : public Tokenizer {
   std::vector<std::int64_t> encode(const std::string& text, bool add_bos,
                                    bool add_eos) const override {
     std::vector<std::int64_t> out;
+    out.reserve(text.size() / 4 + 8);  // ~4 bytes a token in English text; grows when more
     if (add_bos) out.push_back(bos_id_);
     std::size_t pos = 0;
     bool after_special = false;
@@ -189,7 +190,9 @@ class SentencePieceTokenizer : public Tokenizer {
         }
       }
       const std::size_t end = best == std::string::npos ? text.size() : best;
-      if (end > pos) encode_segment(text.substr(pos, end - pos), after_special && !legacy_, out);
+      if (end > pos)
+        encode_segment(std::string_view(text).substr(pos, end - pos), after_special && !legacy_,
+                       out);
       if (best == std::string::npos) break;
       out.push_back(best_id);
       pos = best + best_len;
@@ -269,7 +272,7 @@ class SentencePieceTokenizer : public Tokenizer {
   }
 
   // Appends sentencepiece's ids of `text` to `out`.
-  void sp_encode(const std::string& text, std::vector<std::int64_t>& out) const {
+  void sp_encode(std::string_view text, std::vector<std::int64_t>& out) const {
     if (words_) return words_->encode(text, out);
     int* ids = nullptr;
     std::size_t n = 0;
@@ -281,15 +284,16 @@ class SentencePieceTokenizer : public Tokenizer {
 
   // Without the dummy prefix: encode "<unk>" + text and drop the pieces of "<unk>" (the way
   // transformers' non-legacy LlamaTokenizer does).
-  void encode_segment(const std::string& text, bool no_prefix,
-                      std::vector<std::int64_t>& out) const {
+  void encode_segment(std::string_view text, bool no_prefix, std::vector<std::int64_t>& out) const {
     if (const auto* ids = detail::segment_memo().find(serial_, no_prefix, text)) {
       out.insert(out.end(), ids->begin(), ids->end());
       return;
     }
     const std::size_t start = out.size();
     if (no_prefix) {
-      sp_encode(kGuard + text, out);
+      std::string guarded;
+      guarded.reserve(kGuard.size() + text.size());
+      sp_encode(guarded.append(kGuard).append(text), out);
       const auto first = out.begin() + static_cast<std::ptrdiff_t>(start);
       out.erase(first,
                 first + static_cast<std::ptrdiff_t>(std::min(guard_pieces_, out.size() - start)));

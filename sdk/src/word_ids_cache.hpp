@@ -1,7 +1,7 @@
 // Internal: WordIdsCache — the token ids of words, for one thread at a time.
 //
 // An open-addressing hash table whose keys and ids live in two flat buffers, so a cached word
-// costs ~40 bytes and a lookup no allocation. It holds at most `max_words`; when full it is
+// costs ~60 bytes and a lookup no allocation. It holds at most `max_words`; when full it is
 // emptied and fills again (natural text repeats its frequent words, which come back at once).
 #pragma once
 

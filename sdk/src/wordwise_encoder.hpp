@@ -58,7 +58,7 @@ class WordwiseEncoder {
   void encode(std::string_view text, std::vector<std::int64_t>& out) const;
 
   static constexpr std::size_t kMaxWordBytes = 64;           // longer words are encoded, not kept
-  static constexpr std::size_t kMaxWordsPerCache = 1 << 16;  // ~3 MB a cache
+  static constexpr std::size_t kMaxWordsPerCache = 1 << 16;  // ~4 MB a cache
 
  private:
   class Lease;
