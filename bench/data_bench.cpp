@@ -1,14 +1,18 @@
 // data_bench: reading and tokenising an UltraFeedback-sized preference file, as a DPO stage does
 // before its first step.
 //
-//   build/bench/data_bench [--rows 100000] [--tokenizer DIR | --vocab 1000] [--keep]
+//   build/bench/data_bench [--rows 100000] [--tokenizer DIR | --vocab 1000] [--no-baseline]
+//                          [--keep]
 //
 // Writes `rows` pairs in the UltraFeedback-binarized layout (prompt ~600 characters, chosen and
 // rejected ~1,300 each, as whole conversations, plus prompt_id, messages and scores: ~6.4 KB a
 // line) of English-like text to a temporary folder, then times
 //   (a) the jsonl source: JsonlSource(config) + load(seed), every line parsed into an Example;
 //   (b) tokenisation: tokenize_pairs (what tokenize_stage_pairs runs for the DPO and ORPO
-//       stages) with the zephyr chat template and TRL's default max_length/max_prompt_length.
+//       stages) with the zephyr chat template and TRL's default max_length/max_prompt_length,
+//       twice: first with plain sentencepiece encoding (the baseline, the tokenizer without its
+//       word cache; --no-baseline skips it), then as Tokenizer::load gives it (with the word
+//       cache when the model allows it); the two must give the same ids.
 // The text: sentences of words drawn with Zipf frequencies from the words of the shipped corpora
 // (examples/tokenizer/corpus.txt, examples/data/polite_corpus.txt). The tokenizer: DIR when
 // given (e.g. examples/models/tiny of scripts/quickstart.sh, or any Llama tokenizer folder),
@@ -33,6 +37,7 @@
 
 #include "jsonl/jsonl_source.hpp"
 #include "rlhf/config.hpp"
+#include "rlhf/sentencepiece_tokenizer.hpp"
 #include "rlhf/toolkit/chat_template.hpp"
 #include "rlhf/toolkit/parallel_for.hpp"
 #include "rlhf/toolkit/preference_data.hpp"
@@ -146,7 +151,7 @@ int run(int argc, char** argv) {
   std::size_t rows = 100000;
   int vocab = 1000;
   fs::path tokenizer_dir;
-  bool keep = false;
+  bool keep = false, baseline = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--rows" && i + 1 < argc)
@@ -157,8 +162,12 @@ int run(int argc, char** argv) {
       vocab = std::stoi(argv[++i]);
     else if (a == "--keep")
       keep = true;
+    else if (a == "--no-baseline")
+      baseline = false;
     else {
-      std::fprintf(stderr, "usage: data_bench [--rows N] [--tokenizer DIR | --vocab N] [--keep]\n");
+      std::fprintf(stderr,
+                   "usage: data_bench [--rows N] [--tokenizer DIR | --vocab N] [--no-baseline] "
+                   "[--keep]\n");
       return 2;
     }
   }
@@ -190,6 +199,8 @@ int run(int argc, char** argv) {
                 seconds_since(t0));
   }
   const auto tokenizer = rlhf::Tokenizer::load(tokenizer_dir);
+  const std::string refusal = rlhf::detail::word_cache_refusal(tokenizer_dir / "tokenizer.model");
+  std::printf("word cache: %s\n", refusal.empty() ? "used" : ("not used: " + refusal).c_str());
   const auto chat_template = rlhf::ChatTemplate::get("zephyr");
   const rlhf::TrainingConfig training;  // max_length 1024, max_prompt_length 512 (TRL)
 
@@ -204,27 +215,46 @@ int run(int argc, char** argv) {
       load_s, double(bytes) / (1 << 20) / load_s, double(source.size()) / load_s, threads,
       load_cpu);
 
-  t0 = std::chrono::steady_clock::now();
-  cpu0 = cpu_seconds();
-  const auto pairs =
-      rlhf::tokenize_pairs(source, rlhf::Split::train, *tokenizer, chat_template, training);
-  const double tok_s = seconds_since(t0), tok_cpu = cpu_seconds() - cpu0;
-  std::size_t tokens = 0;
-  for (const auto& p : pairs)
-    tokens += p.chosen.prompt.size() + p.chosen.completion.size() + p.rejected.prompt.size() +
-              p.rejected.completion.size();
-  std::printf(
-      "(b) tokenize_pairs: %6.2f s  %7.0f pairs/s  %.2fM tokens/s  (%.0f tokens/pair, %.2f s "
-      "CPU)\n",
-      tok_s, double(pairs.size()) / tok_s, double(tokens) / tok_s / 1e6,
-      double(tokens) / double(pairs.size()), tok_cpu);
+  auto tokenize = [&](const rlhf::Tokenizer& tok, const char* label, double& wall) {
+    const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = cpu_seconds();
+    auto pairs = rlhf::tokenize_pairs(source, rlhf::Split::train, tok, chat_template, training);
+    wall = seconds_since(start);
+    const double cpu = cpu_seconds() - cpu_start;
+    std::size_t tokens = 0;
+    for (const auto& p : pairs)
+      tokens += p.chosen.prompt.size() + p.chosen.completion.size() + p.rejected.prompt.size() +
+                p.rejected.completion.size();
+    std::printf("%s: %6.2f s  %7.0f pairs/s  %.2fM tokens/s  (%.0f tokens/pair, %.2f s CPU)\n",
+                label, wall, double(pairs.size()) / wall, double(tokens) / wall / 1e6,
+                double(tokens) / double(pairs.size()), cpu);
+    return pairs;
+  };
+  double plain_s = 0, tok_s = 0;
+  std::size_t differ = 0;
+  std::vector<rlhf::TokenizedPair> plain_pairs;
+  if (baseline)
+    plain_pairs = tokenize(*rlhf::detail::load_tokenizer(tokenizer_dir, /*word_cache=*/false),
+                           "(b0) tokenize_pairs, plain sentencepiece", plain_s);
+  const auto pairs = tokenize(*tokenizer, "(b) tokenize_pairs, Tokenizer::load", tok_s);
+  if (baseline) {
+    auto same = [](const rlhf::PromptCompletionIds& a, const rlhf::PromptCompletionIds& b) {
+      return a.prompt == b.prompt && a.completion == b.completion;
+    };
+    differ = plain_pairs.size() == pairs.size() ? 0 : pairs.size();
+    for (std::size_t i = 0; i < pairs.size() && i < plain_pairs.size(); ++i)
+      differ += !(same(pairs[i].chosen, plain_pairs[i].chosen) &&
+                  same(pairs[i].rejected, plain_pairs[i].rejected));
+    std::printf("(b) vs (b0): %.1fx faster; %zu of %zu pairs with different ids\n", plain_s / tok_s,
+                differ, pairs.size());
+  }
   std::printf("total %.2f s for %zu pairs; peak RSS %.0f MiB\n", load_s + tok_s, pairs.size(),
               peak_rss_mib());
   if (!keep)
     fs::remove_all(dir);
   else
     std::printf("kept %s\n", dir.c_str());
-  return 0;
+  return differ ? 1 : 0;
 }
 
 int main(int argc, char** argv) {

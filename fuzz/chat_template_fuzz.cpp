@@ -9,13 +9,15 @@
 // completion.
 // Oracle, besides ASan/UBSan and "only rlhf::Error": a non-empty completion never encodes to
 // zero completion ids (a row with nothing to train on), and for one completion message the ids
-// are those of render_prompt + render_completion.
+// are those of render_prompt + render_completion; the tokenizer's word cache
+// (sdk/src/wordwise_encoder.hpp) gives the ids of plain sentencepiece encoding.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "fuzz_util.hpp"
+#include "rlhf/sentencepiece_tokenizer.hpp"
 #include "rlhf/toolkit/chat_template.hpp"
 #include "rlhf/toolkit/tokenizer.hpp"
 
@@ -27,6 +29,7 @@ namespace {
 
 fs::path work_dir;
 std::shared_ptr<rlhf::Tokenizer> tokenizers[2];
+std::shared_ptr<rlhf::Tokenizer> plain_tokenizers[2];  // the same without the word cache
 
 void remove_work_dir() {
   std::error_code ec;
@@ -48,6 +51,8 @@ void make_tokenizers() {
   std::ofstream(work_dir / "b/tokenizer_config.json") << R"({"add_bos_token": false})";
   tokenizers[0] = rlhf::Tokenizer::load(work_dir / "a");
   tokenizers[1] = rlhf::Tokenizer::load(work_dir / "b");
+  plain_tokenizers[0] = rlhf::detail::load_tokenizer(work_dir / "a", /*word_cache=*/false);
+  plain_tokenizers[1] = rlhf::detail::load_tokenizer(work_dir / "b", /*word_cache=*/false);
 }
 
 std::vector<Message> parse_messages(const std::uint8_t* data, std::size_t size) {
@@ -85,13 +90,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto names = rlhf::ChatTemplate::names();
   const rlhf::ChatTemplate chat = rlhf::ChatTemplate::get(names[(data[0] & 7) % names.size()]);
   const rlhf::Tokenizer& tokenizer = *tokenizers[(data[0] >> 3) & 1];
+  const rlhf::Tokenizer& plain = *plain_tokenizers[(data[0] >> 3) & 1];
   std::vector<Message> all = parse_messages(data + 2, size - 2);
   const std::size_t k = std::min<std::size_t>(data[1], all.size());
   const std::vector<Message> prompt(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k));
   const std::vector<Message> completion(all.begin() + static_cast<std::ptrdiff_t>(k), all.end());
 
   rlhf::fuzz::only_rlhf_errors([&] {
-    (void)chat.render_prompt(prompt);
+    const std::string prompt_text = chat.render_prompt(prompt);
+    check(tokenizer.encode(prompt_text, false, false) == plain.encode(prompt_text, false, false),
+          "the word cache changes the ids of a text");
     if (!completion.empty()) (void)chat.render_completion(completion.front());
     const rlhf::PromptCompletionIds ids = chat.encode(tokenizer, prompt, completion);
     if (completion.empty()) return;

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rlhf::detail {
@@ -32,7 +33,7 @@ class SegmentMemo {
   static constexpr std::size_t kMaxBytes = 256 << 10;  // a memo never holds a whole document
 
   const std::vector<std::int64_t>* find(std::uint64_t owner, bool no_prefix,
-                                        const std::string& text) const {
+                                        std::string_view text) const {
     if (text.size() < kMinBytes || text.size() > kMaxBytes) return nullptr;
     for (const auto& e : entries_)
       if (e.owner == owner && e.no_prefix == no_prefix && e.text == text) return &e.ids;
@@ -40,7 +41,7 @@ class SegmentMemo {
   }
 
   template <typename It>
-  void keep(std::uint64_t owner, bool no_prefix, const std::string& text, It begin, It end) {
+  void keep(std::uint64_t owner, bool no_prefix, std::string_view text, It begin, It end) {
     if (text.size() < kMinBytes || text.size() > kMaxBytes) return;
     Entry& e = entries_[next_];
     next_ = (next_ + 1) % kEntries;

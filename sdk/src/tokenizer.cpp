@@ -5,6 +5,8 @@
 // in tokenizer_config.json a segment that follows a special token gets no dummy-prefix "▁"
 // (transformers' non-legacy mode: "<s>[INST]" → <s>, "[", …); with legacy (transformers'
 // default when the key is absent) every segment is encoded on its own, prefix included.
+// Segments go through sentencepiece word by word with a cache when the model allows it exactly
+// (wordwise_encoder.hpp), else through sentencepiece's encode.
 #include "rlhf/toolkit/tokenizer.hpp"
 
 #include <spdlog/spdlog.h>
@@ -16,8 +18,11 @@
 #include <set>
 
 #include "rlhf/error.hpp"
+#include "rlhf/sentencepiece_tokenizer.hpp"
 #include "segment_memo.hpp"
+#include "sentencepiece_model_file.hpp"
 #include "sentencepiece_shim.hpp"
+#include "wordwise_encoder.hpp"
 
 namespace rlhf {
 
@@ -67,7 +72,7 @@ std::string token_string(const json& j, const char* key) {
 
 class SentencePieceTokenizer : public Tokenizer {
  public:
-  explicit SentencePieceTokenizer(const fs::path& dir) : api_(detail::sentencepiece_api()) {
+  SentencePieceTokenizer(const fs::path& dir, bool word_cache) : api_(detail::sentencepiece_api()) {
     const fs::path model = dir / "tokenizer.model";
     if (!fs::exists(model)) throw Error(model.string() + ": tokenizer.model not found");
     char* err = nullptr;
@@ -77,9 +82,27 @@ class SentencePieceTokenizer : public Tokenizer {
       api_.free(err);
       throw Error(model.string() + ": cannot load sentencepiece model: " + msg);
     }
+    if (word_cache) {
+      // sentencepiece has loaded the file, so an error here is about our reading of it: the
+      // plain encode is right whatever it is.
+      std::string refusal;
+      try {
+        const auto file = detail::read_sentencepiece_model_file(model);
+        refusal = detail::word_split_refusal(file);
+        if (refusal.empty())
+          words_ = std::make_unique<detail::WordwiseEncoder>(api_, handle_,
+                                                             detail::splits_lines_exactly(file));
+      } catch (const Error& e) {
+        refusal = e.what();
+      }
+      if (!refusal.empty())
+        spdlog::debug("{}: encoding without the word cache: {}", model.string(), refusal);
+    }
     sp_size_ = api_.vocab_size(handle_);
     vocab_size_ = sp_size_;
-    guard_pieces_ = sp_encode(kGuard).size();
+    std::vector<std::int64_t> guard;
+    sp_encode(kGuard, guard);
+    guard_pieces_ = guard.size();
 
     const json cfg = read_json_if_exists(dir / "tokenizer_config.json");
     const json map = read_json_if_exists(dir / "special_tokens_map.json");
@@ -149,6 +172,7 @@ class SentencePieceTokenizer : public Tokenizer {
   std::vector<std::int64_t> encode(const std::string& text, bool add_bos,
                                    bool add_eos) const override {
     std::vector<std::int64_t> out;
+    out.reserve(text.size() / 4 + 8);  // ~4 bytes a token in English text; grows when more
     if (add_bos) out.push_back(bos_id_);
     std::size_t pos = 0;
     bool after_special = false;
@@ -166,7 +190,9 @@ class SentencePieceTokenizer : public Tokenizer {
         }
       }
       const std::size_t end = best == std::string::npos ? text.size() : best;
-      if (end > pos) encode_segment(text.substr(pos, end - pos), after_special && !legacy_, out);
+      if (end > pos)
+        encode_segment(std::string_view(text).substr(pos, end - pos), after_special && !legacy_,
+                       out);
       if (best == std::string::npos) break;
       out.push_back(best_id);
       pos = best + best_len;
@@ -245,34 +271,35 @@ class SentencePieceTokenizer : public Tokenizer {
     return out;
   }
 
-  std::vector<int> sp_encode(const std::string& text) const {
+  // Appends sentencepiece's ids of `text` to `out`.
+  void sp_encode(std::string_view text, std::vector<std::int64_t>& out) const {
+    if (words_) return words_->encode(text, out);
     int* ids = nullptr;
     std::size_t n = 0;
     if (api_.encode(handle_, text.data(), text.size(), &ids, &n) != 0)
       throw Error("sentencepiece: encoding failed");
-    std::vector<int> out(ids, ids + n);
+    out.insert(out.end(), ids, ids + n);
     api_.free(ids);
-    return out;
   }
 
   // Without the dummy prefix: encode "<unk>" + text and drop the pieces of "<unk>" (the way
   // transformers' non-legacy LlamaTokenizer does).
-  void encode_segment(const std::string& text, bool no_prefix,
-                      std::vector<std::int64_t>& out) const {
+  void encode_segment(std::string_view text, bool no_prefix, std::vector<std::int64_t>& out) const {
     if (const auto* ids = detail::segment_memo().find(serial_, no_prefix, text)) {
       out.insert(out.end(), ids->begin(), ids->end());
       return;
     }
-    std::vector<int> ids;
-    std::size_t skip = 0;
-    if (no_prefix) {
-      skip = guard_pieces_;
-      ids = sp_encode(kGuard + text);
-    } else {
-      ids = sp_encode(text);
-    }
     const std::size_t start = out.size();
-    for (std::size_t i = skip; i < ids.size(); ++i) out.push_back(ids[i]);
+    if (no_prefix) {
+      std::string guarded;
+      guarded.reserve(kGuard.size() + text.size());
+      sp_encode(guarded.append(kGuard).append(text), out);
+      const auto first = out.begin() + static_cast<std::ptrdiff_t>(start);
+      out.erase(first,
+                first + static_cast<std::ptrdiff_t>(std::min(guard_pieces_, out.size() - start)));
+    } else {
+      sp_encode(text, out);
+    }
     detail::segment_memo().keep(serial_, no_prefix, text,
                                 out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
   }
@@ -282,6 +309,7 @@ class SentencePieceTokenizer : public Tokenizer {
   const std::uint64_t serial_ = detail::next_tokenizer_serial();
   std::size_t guard_pieces_ = 0;  // pieces of kGuard
   void* handle_ = nullptr;
+  std::unique_ptr<detail::WordwiseEncoder> words_;  // null: plain sentencepiece encode
   std::int64_t sp_size_ = 0, vocab_size_ = 0;
   std::int64_t bos_id_ = 1, eos_id_ = 2, unk_id_ = 0, pad_id_ = 2;
   bool add_bos_ = true, add_eos_ = false, legacy_ = true;
@@ -303,9 +331,13 @@ std::optional<std::int64_t> model_vocab_size(const fs::path& dir) {
 }  // namespace
 
 std::shared_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
+  return detail::load_tokenizer(dir, /*word_cache=*/true);
+}
+
+std::shared_ptr<Tokenizer> detail::load_tokenizer(const fs::path& dir, bool word_cache) {
   std::shared_ptr<Tokenizer> tokenizer;
   try {
-    tokenizer = std::make_shared<SentencePieceTokenizer>(dir);
+    tokenizer = std::make_shared<SentencePieceTokenizer>(dir, word_cache);
   } catch (const json::exception& e) {
     // The fields are type-checked before they are read; this is the net under that rule.
     throw Error(dir.string() + ": tokenizer files: unexpected value: " + e.what());
@@ -321,6 +353,20 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
                 " would have no embedding row (use the model's own tokenizer, or resize its "
                 "embeddings)");
   return tokenizer;
+}
+
+std::string detail::word_cache_refusal(const fs::path& tokenizer_model) {
+  return word_split_refusal(read_sentencepiece_model_file(tokenizer_model));
+}
+
+void detail::train_sentencepiece_model(const std::string& trainer_args) {
+  char* err = nullptr;
+  const auto& api = sentencepiece_api();
+  if (api.train(trainer_args.c_str(), &err) != 0) {
+    std::string msg = err ? err : "unknown error";
+    api.free(err);
+    throw Error("sentencepiece training failed: " + msg);
+  }
 }
 
 void train_sentencepiece_tokenizer(const fs::path& corpus, const fs::path& out_dir, int vocab_size,
