@@ -165,6 +165,30 @@ TEST(RewardBinary, LoraSavesASeqClsAdapterAndAMergedClassifier) {
   expect_classifier_matches_eval(run, eval);
 }
 
+TEST(RewardBinary, ShippedExampleLearnsThePoliteTask) {
+  // examples/reward.toml as shipped, on the test's tiny model and with fewer steps (10 instead
+  // of 20: seconds on a busy 2-core machine): the held-out pairs' rewards rank the polite reply
+  // first (the issue asks for pairwise accuracy >= 0.9).
+  TempDir dir;
+  auto r = run_host(
+      {(kSource / "examples/reward.toml").string(), "--set", "model.path=" + tiny_model().string(),
+       "--set", "run.output_dir=" + (dir / "run").string(), "--set", "stage.rm.max_steps=10"},
+      kSource, 300);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const auto rows = read_jsonl(dir / "run" / "heldout" / "eval_predictions.jsonl");
+  ASSERT_EQ(rows.size(), 120u);
+  double correct = 0;
+  for (const auto& row : rows)
+    correct += row["chosen_reward"].get<double>() > row["rejected_reward"].get<double>() ? 1 : 0;
+  EXPECT_GE(correct / rows.size(), 0.9);
+  // The logged eval_accuracy is the same share.
+  double logged = -1;
+  for (const auto& m : read_jsonl(dir / "run" / "metrics.jsonl"))
+    if (m.contains("eval_accuracy") && m.value("stage", "") == "heldout")
+      logged = m["eval_accuracy"].get<double>();
+  EXPECT_NEAR(logged, correct / rows.size(), 1e-9);
+}
+
 TEST(RewardBinary, CheckAcceptsTheRewardPipeline) {
   TempDir dir;
   const auto pipeline =
