@@ -163,6 +163,18 @@ TEST(RewardBinary, LoraSavesASeqClsAdapterAndAMergedClassifier) {
   EXPECT_TRUE(weights.contains("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"));
   // The merged folder scores as the live policy (base + LoRA + head) did in the eval stage.
   expect_classifier_matches_eval(run, eval);
+
+  // --resume reads the SEQ_CLS adapter back (LoRA tensors and head, by PEFT name): the eval
+  // stage then scores as before.
+  const auto before = read_jsonl(run / "eval" / "eval_predictions.jsonl");
+  auto again = run_host({pipeline.string(), "--resume"}, dir.path(), 300);
+  ASSERT_EQ(again.exit_code, 0) << again.describe();
+  EXPECT_NE(again.output.find("stage already completed"), std::string::npos) << again.output;
+  const auto after = read_jsonl(run / "eval" / "eval_predictions.jsonl");
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i)
+    EXPECT_NEAR(after[i]["rejected_reward"].get<double>(),
+                before[i]["rejected_reward"].get<double>(), 1e-6);
 }
 
 TEST(RewardBinary, ShippedExampleLearnsThePoliteTask) {

@@ -58,8 +58,9 @@ std::vector<std::pair<std::string, torch::Tensor>> sequence_classifier_state_dic
 // (MistralForSequenceClassification for a Mistral model): config.json with "architectures",
 // num_labels 1, id2label {"0": "LABEL_0"}, label2id {"LABEL_0": 0}, and model.safetensors from
 // sequence_classifier_state_dict (sharded above 5 GiB) in the model's dtype (the head in
-// float32). Files are written under temporary names and renamed. Tokenizer files are the
-// caller's (a stage completes the folder like every saved model folder).
+// float32). Files are written under temporary names and renamed, into `dir` as it is (a
+// stage passes a fresh staging folder: shards of an earlier save are not removed). Tokenizer
+// files are the caller's (a stage completes the folder like every saved model folder).
 void save_sequence_classifier(const CausalLM& model, const torch::Tensor& score_weight,
                               const std::filesystem::path& dir);
 
