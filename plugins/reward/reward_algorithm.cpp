@@ -33,6 +33,9 @@ RewardAlgorithm::RewardAlgorithm(const Config& config) {
 }
 
 void RewardAlgorithm::run(StageContext& ctx) {
+  if (ctx.reward_model && ctx.config)  // a host key of the stage, meaningless here
+    ctx.config->fail("reward_model",
+                     "a reward stage trains a reward model and scores with none; remove it");
   // The reward stage's result is a SequenceClassification folder, which the SDK's generic
   // --resume restore does not read: start_stage() is told not to, and the result is restored
   // below (restore_sequence_classifier_result).

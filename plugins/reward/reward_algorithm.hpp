@@ -9,6 +9,7 @@
 //   data = { plugin = "jsonl", path = "prefs.jsonl" }   # prompt/chosen/rejected (+ margin)
 //   center_rewards_coefficient = 0.0   # c·mean((r_w + r_l)²) added to the loss; 0 = off
 //   # + every TrainingConfig key (HF/TRL names; TRL RewardConfig defaults: max_length 1024)
+//   # a `reward_model` table is an error here (nothing is scored with one)
 //
 // What trains: the head (always, full, float32) and the adapter's parameters with an adapter,
 // else every model parameter. The head is drawn normal(0, 0.02) (transformers' init) the first

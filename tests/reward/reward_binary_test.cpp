@@ -233,6 +233,24 @@ TEST(RewardBinary, KeysOfOtherAlgorithmsAreRejected) {
   expect_error(run_host({pipeline.string()}, dir.path(), 120), {"beta"});
 }
 
+TEST(RewardBinary, ClassifierFolderWithoutScoreHeadFailsWhenTheStageStarts) {
+  // The host sets up a stage's reward model before the algorithm runs; a reward stage is the
+  // vehicle here until an algorithm that scores (ppo) exists: the classifier's setup() fails on
+  // a causal LM folder, naming it.
+  TempDir dir;
+  const auto pipeline =
+      write_pipeline(dir.path(), tiny_model(),
+                     "name = \"rm\"\nalgorithm = \"reward\"\nmax_steps = 1\n"
+                     "reward_model = { plugin = \"classifier\", path = \"" +
+                         tiny_model().string() + "\" }\ndata = { plugin = \"jsonl\", path = \"" +
+                         pref_data().string() + "\" }\n");
+  expect_error(run_host({pipeline.string()}, dir.path(), 120),
+               {tiny_model().string(), "score.weight"});
+  EXPECT_FALSE(fs::exists(dir / "run" / "rm" / "model"));
+  // --check constructs the classifier (keys only) and the reward stage refuses the table.
+  expect_error(run_host({"--check", pipeline.string()}, dir.path(), 120), {"reward_model"});
+}
+
 TEST(ClassifierRewardModel, FolderWithoutScoreHeadFailsNamingIt) {
   // A causal LM folder (the tiny policy): no score.weight. The binary path needs an algorithm
   // that calls score() (ppo); setup() is where the plugin fails.
