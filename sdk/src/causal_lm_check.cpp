@@ -36,8 +36,9 @@ const SafetensorsEntry& expect_checkpoint_tensor(const SafetensorsCheckpoint& ch
 std::shared_ptr<CausalLM> check_causal_lm(const fs::path& dir, const LoadOptions& options) {
   // The same steps, in the same order and with the same messages, as load_causal_lm.
   if (!fs::is_directory(dir)) throw Error(dir.string() + ": model directory does not exist");
-  const ModelConfig config = ModelConfig::from_json_file(dir / "config.json");
+  ModelConfig config = ModelConfig::from_json_file(dir / "config.json");
   const SafetensorsCheckpoint checkpoint(dir);
+  prepare_sequence_classifier_config(config, checkpoint);
   const TrackedCheckpoint tracked(checkpoint);
   std::vector<std::string> prequantized_modules;
 
@@ -62,6 +63,7 @@ std::shared_ptr<CausalLM> check_causal_lm(const fs::path& dir, const LoadOptions
     return std::make_shared<DenseWeight>(torch::empty({out, in}, meta).requires_grad_(true));
   };
   auto model = std::make_shared<CausalLM>(config, options.dtype, init);
+  attach_checkpoint_score_head(*model, checkpoint, tracked, /*weightless=*/true);
   check_all_tensors_used(config, checkpoint, tracked, prequantized_modules);
   return model;
 }

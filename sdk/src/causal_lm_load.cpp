@@ -19,8 +19,9 @@ namespace fs = std::filesystem;
 
 std::shared_ptr<CausalLM> load_causal_lm(const fs::path& dir, const LoadOptions& options) {
   if (!fs::is_directory(dir)) throw Error(dir.string() + ": model directory does not exist");
-  const ModelConfig config = ModelConfig::from_json_file(dir / "config.json");
+  ModelConfig config = ModelConfig::from_json_file(dir / "config.json");
   const SafetensorsCheckpoint checkpoint(dir);
+  prepare_sequence_classifier_config(config, checkpoint);
   const TrackedCheckpoint tracked(checkpoint);
   std::vector<std::string> prequantized;
 
@@ -59,6 +60,7 @@ std::shared_ptr<CausalLM> load_causal_lm(const fs::path& dir, const LoadOptions&
     // e.g. out of memory on the device: the model folder, not a LibTorch backtrace.
     throw Error(dir.string() + ": loading the model failed: " + torch_error_line(e));
   }
+  attach_checkpoint_score_head(*model, checkpoint, tracked, /*weightless=*/false);
   check_all_tensors_used(config, checkpoint, tracked, prequantized);
   return model;
 }

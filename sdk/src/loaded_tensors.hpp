@@ -15,6 +15,8 @@
 
 namespace rlhf {
 
+class CausalLM;
+
 // The checkpoint as the model constructor and the quantizer see it, remembering every tensor
 // they asked for: what is left over afterwards was not loaded.
 class TrackedCheckpoint : public TensorSource {
@@ -47,5 +49,18 @@ class TrackedCheckpoint : public TensorSource {
 void check_all_tensors_used(const ModelConfig& config, const SafetensorsCheckpoint& checkpoint,
                             const TrackedCheckpoint& tracked,
                             const std::vector<std::string>& prequantized);
+
+// A *ForSequenceClassification checkpoint without lm_head.weight (transformers writes none)
+// loads with the embeddings as its output projection: sets tie_word_embeddings
+// (sdk/src/sequence_classifier.cpp).
+void prepare_sequence_classifier_config(ModelConfig& config,
+                                        const SafetensorsCheckpoint& checkpoint);
+
+// When the checkpoint has `score.weight`, checks it is [1, hidden_size] and floating-point
+// (rlhf::Error naming the file otherwise) and attaches it as the model's score head
+// (rlhf/toolkit/sequence_classifier.hpp); `weightless` (--check) reads nothing and attaches an
+// unallocated head.
+void attach_checkpoint_score_head(CausalLM& model, const SafetensorsCheckpoint& checkpoint,
+                                  const TrackedCheckpoint& tracked, bool weightless);
 
 }  // namespace rlhf
