@@ -17,7 +17,10 @@
 // 2: Algorithm::check() and Quantizer::trainable() (virtual functions appended).
 // 3: stage helpers (stage.hpp, pair_preference.hpp, reference_policy.hpp); StageContext lost
 //    run_dir and gained check_only; StepOutput gained predictions; PluginManifest gained abi_minor.
-#define RLHF_SDK_ABI_VERSION 3
+// 4: TrainingTask gained begin_epoch (PPO's rollouts); ReferencePolicy gained with_reference and
+//    a member; new: token_logps, stop_token_ids, completion_text, sequence_classifier.hpp,
+//    sequence_classifier_result.hpp.
+#define RLHF_SDK_ABI_VERSION 4
 #ifndef RLHF_SDK_ABI_MINOR  // a test plugin overrides it to pose as built against a newer SDK
 #define RLHF_SDK_ABI_MINOR 0
 #endif
@@ -40,7 +43,7 @@
 #define RLHF_CXXABI_TAG "cxxabi-unknown"
 #endif
 
-// e.g. "sdk3-torch1.13-gcc12-cxx11abi1": the SDK ABI major (the minor is checked on its own,
+// e.g. "sdk4-torch1.13-gcc12-cxx11abi1": the SDK ABI major (the minor is checked on its own,
 // see abi_compatible), the torch major.minor (patch releases keep the C++ ABI), the compiler.
 #ifndef RLHF_ABI_TAG
 // (kept by hand: clang-format would put one argument per line)
