@@ -130,8 +130,7 @@ std::vector<std::int64_t> stop_token_ids(const std::filesystem::path& model_dir,
   if (ids.empty())
     for (auto id : model.config().eos_token_ids) add(id);
   add(tokenizer.eos_id());
-  if (!chat_template.end_of_turn().empty())
-    add(tokenizer.token_to_id(chat_template.end_of_turn()));
+  if (!chat_template.end_of_turn().empty()) add(tokenizer.token_to_id(chat_template.end_of_turn()));
   return ids;
 }
 
