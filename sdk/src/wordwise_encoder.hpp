@@ -1,10 +1,10 @@
 // Internal: WordwiseEncoder — sentencepiece BPE encoding one word at a time, through a cache.
 //
 // Tokenising a dataset sends the same few thousand words through sentencepiece millions of
-// times, and sentencepiece's encode is ~0.2 µs a byte (bench/README.md, "Data"). For a BPE model
-// whose merges never cross a word boundary, the ids of a text are the ids of its words one
-// after another, so each distinct word need be encoded once (Hugging Face's BPE caches words
-// the same way).
+// times, and sentencepiece's encode is ~0.2 µs a byte (bench/README.md,
+// "Data (issue 13): `bench/data_bench.cpp`"). For a BPE model whose merges never cross a word
+// boundary, the ids of a text are the ids of its words one after another, so each distinct word
+// need be encoded once (Hugging Face's BPE caches words the same way).
 //
 // Why that holds, from sentencepiece's encoder (normalizer.cc, bpe_model.cc,
 // sentencepiece_processor.cc), for the models word_split_refusal() accepts:

@@ -197,6 +197,13 @@ TEST(PpoPipeline, BadInputIsOneClearError) {
         {"max_steps", "total_episodes"});
   check("precompute", ppo_stage("precompute_ref_log_probs = true\n" + data), kAdapter,
         {"precompute_ref_log_probs"});
+  // A classifier folder without a score head (a causal LM): named, before anything is generated.
+  std::string classifier = ppo_stage(data);
+  const std::string length = "{ plugin = \"test_length\", scale = 0.01 }";
+  classifier.replace(classifier.find(length), length.size(),
+                     "{ plugin = \"classifier\", path = \"" + tiny_model().string() + "\" }");
+  check("no_score_head", classifier, kAdapter, {tiny_model().string(), "no tensor 'score.weight'"},
+        /*also_check=*/false);
 }
 
 }  // namespace
