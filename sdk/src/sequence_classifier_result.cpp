@@ -9,6 +9,7 @@
 #include "rlhf/adapter.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/stage_context.hpp"
+#include "rlhf/stage_setup.hpp"
 #include "rlhf/tokenizer_files.hpp"
 #include "rlhf/toolkit/causal_lm.hpp"
 #include "rlhf/toolkit/file_writer.hpp"
@@ -114,14 +115,7 @@ bool restore_sequence_classifier_result(StageContext& ctx, CausalLM& model,
     options.dtype = model.dtype();
     options.device = ctx.device;
     auto saved = load_sequence_classifier(ctx.stage_dir / "model", options);
-    auto target = model.named_parameters(/*recurse=*/true);
-    for (const auto& item : saved->named_parameters(/*recurse=*/true)) {
-      auto* p = target.find(item.key());
-      if (!p)
-        throw Error((ctx.stage_dir / "model").string() + ": tensor '" + item.key() +
-                    "' has no counterpart in the policy model");
-      p->copy_(item.value());
-    }
+    copy_parameters(model, *saved, ctx.stage_dir / "model");
   }
   if (ctx.logger)
     ctx.logger->info("[{}] --resume: stage already completed; loaded its result from {}",

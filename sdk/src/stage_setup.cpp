@@ -66,20 +66,24 @@ bool restore_completed_stage(StageContext& ctx, CausalLM& model) {
     options.dtype = model.dtype();
     options.device = ctx.device;
     auto saved = load_causal_lm(ctx.stage_dir / "model", options);
-    auto target = model.named_parameters(/*recurse=*/true);
-    torch::NoGradGuard no_grad;
-    for (const auto& item : saved->named_parameters(/*recurse=*/true)) {
-      auto* p = target.find(item.key());
-      if (!p)
-        throw Error((ctx.stage_dir / "model").string() + ": tensor '" + item.key() +
-                    "' has no counterpart in the policy model");
-      p->copy_(item.value());
-    }
+    copy_parameters(model, *saved, ctx.stage_dir / "model");
   }
   if (ctx.logger)
     ctx.logger->info("[{}] --resume: stage already completed; loaded its result from {}",
                      ctx.stage_name, ctx.stage_dir.string());
   return true;
+}
+
+void copy_parameters(CausalLM& model, CausalLM& saved, const std::filesystem::path& folder) {
+  torch::NoGradGuard no_grad;
+  auto target = model.named_parameters(/*recurse=*/true);
+  for (const auto& item : saved.named_parameters(/*recurse=*/true)) {
+    auto* p = target.find(item.key());
+    if (!p)
+      throw Error(folder.string() + ": tensor '" + item.key() +
+                  "' has no counterpart in the policy model");
+    p->copy_(item.value());
+  }
 }
 
 AdapterDisabled::AdapterDisabled(Adapter* adapter) : adapter_(adapter) {

@@ -35,6 +35,10 @@ std::filesystem::path save_stage_result(StageContext& ctx, CausalLM& model);
 // algorithm skips the stage and `--resume` of a multi-stage pipeline continues where it stopped.
 bool restore_completed_stage(StageContext& ctx, CausalLM& model);
 
+// Copies every parameter of `saved` (loaded from `folder`) into the same-named parameter of
+// `model`, under no-grad; a name `model` lacks is an rlhf::Error naming the folder.
+void copy_parameters(CausalLM& model, CausalLM& saved, const std::filesystem::path& folder);
+
 // Disables the adapter for the life of the guard (the reference policy of DPO-style losses);
 // a null adapter makes it a no-op.
 class AdapterDisabled {
