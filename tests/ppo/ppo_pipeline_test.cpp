@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "reliability_util.hpp"
+#include "rlhf/toolkit/safetensors.hpp"
 
 namespace rlhf::reliability {
 namespace {
@@ -123,6 +124,34 @@ TEST(PpoPipeline, EvalOnlyIsDeterministicAndLogsTheMeanScore) {
   const std::string before = read_file(file);
   ASSERT_EQ(run(p, {"--overwrite"}).exit_code, 0);
   EXPECT_EQ(read_file(file), before);
+}
+
+// --resume from a checkpoint at a rollout-batch boundary continues exactly: the next batch's
+// prompts and sampling seed depend only on its number, the Trainer restores the rest.
+TEST(PpoPipeline, ResumeAtARolloutBoundaryEndsWithTheSameWeights) {
+  rlhf::test::TempDir dir;
+  // 24 episodes / 8 per batch = 3 batches × 2 epochs × 2 mini-batches = 12 steps; a checkpoint
+  // every 4 steps is one per batch.
+  const fs::path p = write_pipeline(
+      dir.path(), tiny_model(),
+      ppo_stage("total_episodes = 24\nsave_steps = 4\ndata = { plugin = \"jsonl\", path = \"" +
+                sft_data().string() + "\" }"),
+      kAdapter);
+  ASSERT_EQ(run(p).exit_code, 0);
+  const fs::path stage = dir.path() / "run" / "ppo";
+  const fs::path whole = dir.path() / "uninterrupted.safetensors";
+  fs::copy_file(stage / "adapter" / "adapter_model.safetensors", whole);
+  // As if the run had been stopped right after checkpoint-4.
+  for (const char* gone : {"checkpoint-8", "checkpoint-12", "adapter", "stage_complete.json"})
+    fs::remove_all(stage / gone);
+  const HostResult resumed = run(p, {"--resume"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.describe();
+  EXPECT_NE(resumed.output.find("resumed from " + (stage / "checkpoint-4").string()),
+            std::string::npos)
+      << resumed.output;
+  SafetensorsFile a(whole), b(stage / "adapter" / "adapter_model.safetensors");
+  ASSERT_EQ(a.names(), b.names());
+  for (const auto& name : a.names()) EXPECT_TRUE(a.load(name).equal(b.load(name))) << name;
 }
 
 TEST(PpoPipeline, FullFineTuningComparesWithAFrozenCopyOfTheStartingPolicy) {
