@@ -141,7 +141,7 @@ def chat_seeds():
         for i, line in enumerate(lines[:2]):
             r = json.loads(line)
             prompt = [("user", r["prompt"])]
-            completion = [("assistant", r.get("completion") or r.get("chosen"))]
+            completion = [("assistant", r.get("completion") or r.get("chosen") or "")]
             if i == 1:  # a system message and a second turn
                 prompt = [("system", "Be polite.")] + prompt + completion + [("user", "Thanks!")]
             messages = prompt + completion

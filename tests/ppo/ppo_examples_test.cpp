@@ -60,12 +60,8 @@ TEST(PpoExamples, LearnedRewardRaisesTheMeanReward) {
       {"--vocab-size", "512", "--hidden-size", "64", "--intermediate-size", "128", "--layers", "2",
        "--heads", "4", "--kv-heads", "2", "--max-position-embeddings", "256"});
   const fs::path out = dir.path() / "run";
-  std::vector<std::string> args = {(kSource / "examples/sft-reward-ppo.toml").string(),
-                                   "--set",
-                                   "model.path=" + model.string(),
-                                   "--set",
-                                   "stage.sft.model.path=" + model.string(),
-                                   "--set",
+  std::vector<std::string> args = {(kSource / "examples/sft-reward-ppo.toml").string(), "--set",
+                                   "model.path=" + model.string(), "--set",
                                    "run.output_dir=" + out.string()};
   for (const char* stage : {"before", "ppo", "after"}) {
     args.push_back("--set");
