@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rlhf/error.hpp"
+#include "rlhf/tokenizer_files.hpp"
 #include "rlhf/toolkit/tokenizer.hpp"
 #include "temp_dir.hpp"
 
@@ -78,6 +79,20 @@ TEST(TokenizerJson, IdsEqualTheReferenceOnEveryStressString) {
   for (const auto& e : kExpectedIds) {
     EXPECT_EQ(llama3().encode(e.text, false, false), e.llama3) << "llama3: " << e.name;
     EXPECT_EQ(qwen2().encode(e.text, false, false), e.qwen2) << "qwen2: " << e.name;
+  }
+}
+
+TEST(TokenizerJson, Gpt2ByteLevelRegexIdsEqualTheReference) {
+  EditedCopy gpt2("llama3", [](auto& j) {
+    j["pre_tokenizer"] = {{"type", "ByteLevel"},
+                          {"add_prefix_space", false},
+                          {"trim_offsets", true},
+                          {"use_regex", true}};
+  });
+  const auto tok = rlhf::Tokenizer::load(gpt2.dir.path());
+  for (const auto& e : kExpectedIds) {
+    EXPECT_EQ(tok->encode(e.text, false, false), e.gpt2) << e.name;
+    EXPECT_EQ(tok->decode(tok->encode(e.text, false, false), false), e.text) << e.name;
   }
 }
 
@@ -149,6 +164,24 @@ TEST(TokenizerJson, SplitPatternsDifferInDigitGroups) {
   EXPECT_EQ(llama3().decode(llama3().encode("1234567", false, false)), "1234567");
   EXPECT_EQ(qwen2().encode("1234567", false, false).size(), 7u);
   EXPECT_LE(llama3().encode("1234567", false, false).size(), 5u);
+}
+
+TEST(TokenizerJson, SavedFolderReloadsTheSameTokenizer) {
+  // What an adapter (or model) folder saved from a tokenizer.json model gets next to it.
+  for (const char* fixture : {"llama3", "qwen2"}) {
+    rlhf::test::TempDir saved("rlhf-tokjson");
+    rlhf::complete_saved_folder(saved.path(), rlhf::SavedFolder::adapter, kFixtures / fixture,
+                                std::nullopt);
+    ASSERT_TRUE(fs::exists(saved / "tokenizer.json")) << fixture;
+    const auto back = rlhf::Tokenizer::load(saved.path());
+    const auto& orig = std::string(fixture) == "llama3" ? llama3() : qwen2();
+    EXPECT_EQ(back->bos_id(), orig.bos_id()) << fixture;
+    EXPECT_EQ(back->eos_id(), orig.eos_id()) << fixture;
+    EXPECT_EQ(back->pad_id(), orig.pad_id()) << fixture;
+    EXPECT_EQ(back->add_bos_token(), orig.add_bos_token()) << fixture;
+    for (const auto& e : kExpectedIds)
+      EXPECT_EQ(back->encode(e.text), orig.encode(e.text)) << fixture;
+  }
 }
 
 TEST(TokenizerJson, TokenizerModelWinsOverTokenizerJson) {
