@@ -1,7 +1,6 @@
-// Tokenizer — sentencepiece `tokenizer.model` with Hugging Face LlamaTokenizer behaviour
-// (special tokens and BOS/EOS settings from tokenizer_config.json / special_tokens_map.json /
-// generation_config.json when present), or, in a folder without tokenizer.model, the byte-level
-// BPE of `tokenizer.json` (Llama-3, Qwen2; docs/formats.md says what is read and refused).
+// Tokenizer — sentencepiece `tokenizer.model` with Hugging Face LlamaTokenizer behaviour (special
+// tokens, BOS/EOS from tokenizer_config.json / special_tokens_map.json / generation_config.json),
+// else the byte-level BPE of `tokenizer.json` (Llama-3, Qwen2: docs/formats.md, "tokenizer.json").
 #pragma once
 
 #include <cstdint>
