@@ -12,6 +12,7 @@ PACKAGES=(
   libsentencepiece-dev        # includes libsentencepiece_train
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
+  libicu-dev                  # Unicode classes and NFC for tokenizer.json (byte-level BPE)
   python3                     # the quickstart's data generator and accuracy readout
   clang-format                # ctest format.clang_format
   clang libclang-rt-14-dev libfuzzer-14-dev   # scripts/fuzz.sh: libFuzzer, ASan, UBSan (fuzz/)

@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 
+#include "bpe_tokenizer.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/sentencepiece_tokenizer.hpp"
 #include "segment_memo.hpp"
@@ -336,8 +337,18 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
 
 std::shared_ptr<Tokenizer> detail::load_tokenizer(const fs::path& dir, bool word_cache) {
   std::shared_ptr<Tokenizer> tokenizer;
+  // The files present choose: tokenizer.model → sentencepiece (also when a tokenizer.json sits
+  // beside it, as in Llama-2 folders), else tokenizer.json → byte-level BPE.
+  const bool sentencepiece =
+      fs::exists(dir / "tokenizer.model") || !fs::exists(dir / "tokenizer.json");
+  const fs::path file = dir / (sentencepiece ? "tokenizer.model" : "tokenizer.json");
+  if (!fs::exists(file))
+    throw Error(file.string() + ": tokenizer.model not found (nor tokenizer.json)");
   try {
-    tokenizer = std::make_shared<SentencePieceTokenizer>(dir, word_cache);
+    if (sentencepiece)
+      tokenizer = std::make_shared<SentencePieceTokenizer>(dir, word_cache);
+    else
+      tokenizer = detail::load_bpe_tokenizer(dir);
   } catch (const json::exception& e) {
     // The fields are type-checked before they are read; this is the net under that rule.
     throw Error(dir.string() + ": tokenizer files: unexpected value: " + e.what());
@@ -345,11 +356,10 @@ std::shared_ptr<Tokenizer> detail::load_tokenizer(const fs::path& dir, bool word
   // Every id the tokenizer can produce must have an embedding row; fewer tokens than
   // vocab_size is normal (embeddings padded to a multiple of 64, say).
   if (const auto vocab = model_vocab_size(dir); vocab && tokenizer->vocab_size() > *vocab)
-    throw Error((dir / "tokenizer.model").string() + ": the tokenizer has " +
-                std::to_string(tokenizer->vocab_size()) + " tokens (pieces and added tokens) but " +
-                (dir / "config.json").string() + " 'vocab_size' is " + std::to_string(*vocab) +
-                ": ids " + std::to_string(*vocab) + ".." +
-                std::to_string(tokenizer->vocab_size() - 1) +
+    throw Error(file.string() + ": the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
+                " tokens (pieces and added tokens) but " + (dir / "config.json").string() +
+                " 'vocab_size' is " + std::to_string(*vocab) + ": ids " + std::to_string(*vocab) +
+                ".." + std::to_string(tokenizer->vocab_size() - 1) +
                 " would have no embedding row (use the model's own tokenizer, or resize its "
                 "embeddings)");
   return tokenizer;

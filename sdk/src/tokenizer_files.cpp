@@ -79,14 +79,19 @@ struct SpecialTokens {
 // The tokens the folder will name, consistent with what `tokenizer` does: the pad token is the
 // source's when it is the one the tokenizer pads with; a tokenizer without one pads with EOS,
 // which is then written as the pad token (TRL sets `tokenizer.pad_token = eos_token`).
-SpecialTokens special_tokens(const Json& config, const Json& map, const Tokenizer& tokenizer) {
+// Llama's defaults fill a sentencepiece folder's missing tokens (the Tokenizer assumes them too);
+// a tokenizer.json folder keeps a null token null (Qwen2 has no bos_token).
+SpecialTokens special_tokens(const Json& config, const Json& map, const Tokenizer& tokenizer,
+                             bool sentencepiece) {
   SpecialTokens t;
   t.bos = token_field(config, map, "bos_token");
   t.eos = token_field(config, map, "eos_token");
   t.unk = token_field(config, map, "unk_token");
-  if (t.bos.is_null()) t.bos = "<s>";
-  if (t.eos.is_null()) t.eos = "</s>";
-  if (t.unk.is_null()) t.unk = "<unk>";
+  if (sentencepiece) {
+    if (t.bos.is_null()) t.bos = "<s>";
+    if (t.eos.is_null()) t.eos = "</s>";
+    if (t.unk.is_null()) t.unk = "<unk>";
+  }
   const Json pad = token_field(config, map, "pad_token");
   if (!pad.is_null() && tokenizer.token_to_id(token_content(pad)) == tokenizer.pad_id())
     t.pad = pad;
@@ -134,8 +139,10 @@ void write_tokenizer_files(const fs::path& dir, const fs::path& source, const To
 
   Json config = read_object(source / "tokenizer_config.json");
   Json map = read_object(source / "special_tokens_map.json");
-  const SpecialTokens tokens = special_tokens(config, map, tokenizer);
-  if (!config.contains("tokenizer_class")) config["tokenizer_class"] = "LlamaTokenizer";
+  const bool sentencepiece = fs::exists(source / "tokenizer.model");
+  const SpecialTokens tokens = special_tokens(config, map, tokenizer, sentencepiece);
+  if (!config.contains("tokenizer_class"))
+    config["tokenizer_class"] = sentencepiece ? "LlamaTokenizer" : "PreTrainedTokenizerFast";
   config["add_bos_token"] = tokenizer.add_bos_token();
   config["add_eos_token"] = tokenizer.add_eos_token();
   set_tokens(config, tokens);
@@ -194,7 +201,8 @@ void complete_saved_folder(const fs::path& dir, SavedFolder kind, const fs::path
   // An empty source (an SDK test's stage, which names no model folder) has nothing to copy.
   const bool has_source = !source_model.empty();
   std::shared_ptr<Tokenizer> tokenizer;
-  if (has_source && fs::exists(source_model / "tokenizer.model")) {
+  if (has_source && (fs::exists(source_model / "tokenizer.model") ||
+                     fs::exists(source_model / "tokenizer.json"))) {
     tokenizer = Tokenizer::load(source_model);
     write_tokenizer_files(dir, source_model, *tokenizer, chat_template);
   }

@@ -1,6 +1,6 @@
-// Tokenizer — sentencepiece `tokenizer.model` with Hugging Face LlamaTokenizer behaviour
-// (special tokens and BOS/EOS settings from tokenizer_config.json / special_tokens_map.json /
-// generation_config.json when present).
+// Tokenizer — sentencepiece `tokenizer.model` with Hugging Face LlamaTokenizer behaviour (special
+// tokens, BOS/EOS from tokenizer_config.json / special_tokens_map.json / generation_config.json),
+// else the byte-level BPE of `tokenizer.json` (Llama-3, Qwen2: docs/formats.md, "tokenizer.json").
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@ namespace rlhf {
 
 class Tokenizer {
  public:
-  // Loads `dir/tokenizer.model` (+ the JSON files above when present).
+  // Loads `dir/tokenizer.model`, else `dir/tokenizer.json` (+ the JSON files above).
   static std::shared_ptr<Tokenizer> load(const std::filesystem::path& dir);
   virtual ~Tokenizer();
 
@@ -29,7 +29,7 @@ class Tokenizer {
                              bool skip_special_tokens = true) const = 0;
 
   virtual std::int64_t vocab_size() const = 0;
-  virtual std::int64_t bos_id() const = 0;
+  virtual std::int64_t bos_id() const = 0;  // -1: none (a tokenizer.json with bos_token null)
   virtual std::int64_t eos_id() const = 0;
   // pad token; when the tokenizer has none, eos (then unk) is used — see the load log line.
   virtual std::int64_t pad_id() const = 0;
