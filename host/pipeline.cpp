@@ -91,8 +91,10 @@ void check_model_dir(const Config& model, const ModelSpec& spec) {
     model.fail("path", "model folder '" + spec.path.string() +
                            "' has no config.json (expected a Hugging Face model folder)");
   // The folder's Jinja template parses (an unsupported construct names its line) before a run.
-  located(model, "chat_template",
-          [&] { return ChatTemplate::for_model(spec.chat_template, spec.path); });
+  // (A named template was checked by read_model; its "none" warning comes when the stage starts.)
+  if (spec.chat_template == "auto")
+    located(model, "chat_template",
+            [&] { return ChatTemplate::for_model(spec.chat_template, spec.path); });
 }
 
 // `over`'s keys merged over a copy of `base` (either may be null).

@@ -170,7 +170,9 @@ void write_generation_config(const fs::path& dir, const fs::path& source,
   if (tokenizer) {
     add_eos(tokenizer->eos_id());
     if (chat_template) {
-      const std::string end = ChatTemplate::for_model(*chat_template, source).end_of_turn();
+      const std::string end = (*chat_template == "auto" ? ChatTemplate::for_model("auto", source)
+                                                        : ChatTemplate::get(*chat_template))
+                                  .end_of_turn();
       if (!end.empty()) add_eos(tokenizer->token_to_id(end));
     }
     gen["pad_token_id"] = tokenizer->pad_id();

@@ -43,11 +43,12 @@ std::optional<std::vector<Rendered>> render_with_jinja2(const std::string& jinja
                                                         const std::vector<Case>& cases,
                                                         const std::string& bos,
                                                         const std::string& eos) {
-  json request;
+  // Ordered: each message dict has role, then content, as ChatTemplate builds it (tojson).
+  nlohmann::ordered_json request;
   request["template"] = jinja;
-  request["cases"] = json::array();
+  request["cases"] = nlohmann::ordered_json::array();
   for (const auto& c : cases) {
-    json list = json::array();
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const auto& m : c.messages) list.push_back({{"role", m.role}, {"content", m.content}});
     request["cases"].push_back({{"messages", list},
                                 {"add_generation_prompt", c.add_generation_prompt},
