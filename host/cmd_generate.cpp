@@ -60,28 +60,17 @@ void check_options(const Options& o, const po::variables_map& vm) {
     throw UsageError("generate: --dtype must be float32 or bfloat16, not '" + o.dtype + "'");
 }
 
-// --chat-template, else the template of the model's tokenizer_config.json when it is one of
-// ours (a folder rlhf-host saved), else "none".
+// --chat-template, else the model folder's own template ("auto": a named one rlhf-host saved,
+// or its Jinja text), else "none".
 rlhf::ChatTemplate chat_template(const Options& o) {
-  if (!o.chat_template.empty()) {
+  if (!o.chat_template.empty() && o.chat_template != "auto") {
     try {
       return rlhf::ChatTemplate::get(o.chat_template);
     } catch (const rlhf::Error& e) {
       throw UsageError(std::string("generate: --chat-template: ") + e.what());
     }
   }
-  const fs::path file = fs::path(o.model) / "tokenizer_config.json";
-  std::ifstream in(file);
-  const Json config = in ? Json::parse(in, nullptr, /*allow_exceptions=*/false) : Json();
-  if (config.is_object() && config.contains("chat_template") &&
-      config["chat_template"].is_string()) {
-    if (auto known = rlhf::ChatTemplate::from_jinja(config["chat_template"].get<std::string>()))
-      return *known;
-    std::cerr << "generate: " << file.string()
-              << " has a chat template rlhf-host does not know; using 'none' (choose one with "
-                 "--chat-template)\n";
-  }
-  return rlhf::ChatTemplate::get("none");
+  return rlhf::ChatTemplate::for_model("auto", o.model);
 }
 
 // The model generation runs on: a pre-quantized checkpoint through the quantizer its

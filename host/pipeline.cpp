@@ -73,8 +73,11 @@ ModelSpec read_model(const Config& model) {
   spec.path = model.require<std::string>("path");
   const auto dtype = model.get<std::string>("dtype", "float32");
   spec.dtype = located(model, "dtype", [&] { return parse_dtype(dtype); });
-  spec.chat_template = model.get<std::string>("chat_template", "none");
-  located(model, "chat_template", [&] { return ChatTemplate::get(spec.chat_template); });
+  // "auto" (the default): the model folder's own template, checked with the folder
+  // (check_model_dir).
+  spec.chat_template = model.get<std::string>("chat_template", "auto");
+  if (spec.chat_template != "auto")
+    located(model, "chat_template", [&] { return ChatTemplate::get(spec.chat_template); });
   return spec;
 }
 
@@ -87,6 +90,11 @@ void check_model_dir(const Config& model, const ModelSpec& spec) {
   if (!fs::exists(spec.path / "config.json", ec))
     model.fail("path", "model folder '" + spec.path.string() +
                            "' has no config.json (expected a Hugging Face model folder)");
+  // The folder's Jinja template parses (an unsupported construct names its line) before a run.
+  // (A named template was checked by read_model; its "none" warning comes when the stage starts.)
+  if (spec.chat_template == "auto")
+    located(model, "chat_template",
+            [&] { return ChatTemplate::for_model(spec.chat_template, spec.path); });
 }
 
 // `over`'s keys merged over a copy of `base` (either may be null).

@@ -51,7 +51,7 @@ class PluginRegistry;
 struct ModelSpec {
   std::filesystem::path path;
   c10::ScalarType dtype = c10::kFloat;
-  std::string chat_template = "none";
+  std::string chat_template = "auto";
 };
 
 struct StagePlan {

@@ -14,6 +14,7 @@ PACKAGES=(
   nlohmann-json3-dev
   libicu-dev                  # Unicode classes and NFC for tokenizer.json (byte-level BPE)
   python3                     # the quickstart's data generator and accuracy readout
+  python3-jinja2              # tests/jinja: Jinja2 renders the expected chat-template strings
   clang-format                # ctest format.clang_format
   clang libclang-rt-14-dev libfuzzer-14-dev   # scripts/fuzz.sh: libFuzzer, ASan, UBSan (fuzz/)
 )

@@ -43,7 +43,7 @@ ClassifierRewardModel::ClassifierRewardModel(const Config& config) {
   if (dtype_ && *dtype_ != "float32" && *dtype_ != "bfloat16")
     config.fail("dtype", "must be \"float32\" or \"bfloat16\"");
   chat_template_ = config.get_optional<std::string>("chat_template");
-  if (chat_template_) {
+  if (chat_template_ && *chat_template_ != "auto") {
     try {
       ChatTemplate::get(*chat_template_);
     } catch (const Error& e) {
@@ -64,12 +64,13 @@ void ClassifierRewardModel::setup(StageContext& ctx) {
   model_->eval();
   for (auto& p : model_->parameters()) p.set_requires_grad(false);
   tokenizer_ = Tokenizer::load(path_);
+  // "auto" (here or the stage's): the reward folder's or the stage model's own template.
   if (chat_template_)
-    template_ = ChatTemplate::get(*chat_template_);
+    template_ = ChatTemplate::for_model(*chat_template_, path_);
   else if (auto known = folder_template(path_))
     template_ = *known;
   else
-    template_ = ChatTemplate::get(ctx.chat_template);
+    template_ = ChatTemplate::for_model(ctx.chat_template, ctx.model_path);
   if (ctx.logger)
     ctx.logger->info("[{}] reward model: classifier {} (chat template {}, {})", ctx.stage_name,
                      path_, template_.name(),

@@ -1,9 +1,16 @@
 // Chat templates: the strings the families' Hugging Face Jinja templates render
-// (docs/formats.md, "Chat templates").
+// (docs/formats.md, "Chat templates"), or a model folder's own Jinja template
+// (sdk/src/jinja/template.hpp).
 #include "rlhf/toolkit/chat_template.hpp"
 
-#include <algorithm>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "jinja/template.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/toolkit/tokenizer.hpp"
 
@@ -32,9 +39,9 @@ void check_alternation(const std::vector<Message>& turns, const std::string& nam
   }
 }
 
-// The whole conversation, optionally followed by the generation prompt.
-std::string render(const std::string& name, const std::vector<Message>& messages,
-                   bool add_generation_prompt) {
+// The whole conversation of a named template, optionally followed by the generation prompt.
+std::string render_named(const std::string& name, const std::vector<Message>& messages,
+                         bool add_generation_prompt) {
   std::string out;
   if (name == "zephyr") {
     // {% for m %}<|role|>\n{content}</s>\n{% endfor %}<|assistant|>\n
@@ -109,11 +116,41 @@ ChatTemplate ChatTemplate::get(const std::string& name) {
   throw Error("unknown chat template '" + name + "' (known: " + known + ")");
 }
 
+std::string ChatTemplate::render(const std::vector<Message>& messages,
+                                 bool add_generation_prompt) const {
+  if (!jinja_) return render_named(name_, messages, add_generation_prompt);
+  // What transformers' apply_chat_template passes: the messages, the flag, tools/documents
+  // (None), and the special tokens.
+  jinja::List list;
+  for (const auto& m : messages)
+    list.push_back(jinja::Value::of_dict(
+        {{"role", jinja::Value::string(m.role)}, {"content", jinja::Value::string(m.content)}}));
+  return jinja_->render({{"messages", jinja::Value::of_list(std::move(list))},
+                         {"add_generation_prompt", jinja::Value::boolean(add_generation_prompt)},
+                         {"tools", jinja::Value::none()},
+                         {"documents", jinja::Value::none()},
+                         {"bos_token", jinja::Value::string(bos_token_)},
+                         {"eos_token", jinja::Value::string(eos_token_)}});
+}
+
 std::string ChatTemplate::render_prompt(const std::vector<Message>& messages) const {
-  return render(name_, messages, true);
+  return render(messages, true);
+}
+
+std::string ChatTemplate::render_conversation(const std::vector<Message>& messages) const {
+  return render(messages, false);
 }
 
 std::string ChatTemplate::render_completion(const Message& assistant) const {
+  if (jinja_) {
+    const std::vector<Message> prompt = {{"user", "x"}};
+    const std::string before = render(prompt, true);
+    const std::string all = render({prompt[0], assistant}, false);
+    if (all.compare(0, before.size(), before) != 0)
+      throw Error(jinja_->origin() +
+                  ": the rendered prompt is not a prefix of the rendered conversation");
+    return all.substr(before.size());
+  }
   if (name_ == "zephyr") return assistant.content + "</s>\n";
   if (name_ == "chatml") return assistant.content + "<|im_end|>\n";
   if (name_ == "llama-2") return " " + strip(assistant.content) + " </s>";
@@ -126,6 +163,7 @@ std::string ChatTemplate::render_completion(const Message& assistant) const {
 // inside string literals into newlines. The llama-2 strip() names the characters our strip()
 // removes (Python's bare strip() also removes Unicode spaces).
 std::string ChatTemplate::jinja() const {
+  if (jinja_) return jinja_text_;
   // The role check of llama-2 and mistral: user, assistant, user, ... (check_alternation).
   const std::string alternate =
       R"({% if message['role'] != ('user' if loop.index0 % 2 == 0 else 'assistant') %})"
@@ -164,6 +202,85 @@ std::string ChatTemplate::jinja() const {
   return R"({% for message in messages %}{{ message['content'] }}{% endfor %})";
 }
 
+ChatTemplate ChatTemplate::from_jinja_text(const std::string& text, const std::string& origin,
+                                           const std::string& bos_token,
+                                           const std::string& eos_token) {
+  ChatTemplate t("auto");
+  t.jinja_ = std::make_shared<const jinja::Template>(text, origin);
+  t.jinja_text_ = text;
+  t.bos_token_ = bos_token;
+  t.eos_token_ = eos_token;
+  return t;
+}
+
+namespace {
+
+// tokenizer_config.json's "bos_token"/"eos_token": a string or an AddedToken object.
+std::string token_string(const nlohmann::json& config, const char* key, const char* fallback) {
+  if (!config.is_object() || !config.contains(key)) return fallback;
+  const auto& v = config[key];
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string())
+    return v["content"].get<std::string>();
+  return fallback;
+}
+
+nlohmann::json read_json(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return nlohmann::json();
+  auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw Error(file.string() + ": not valid JSON");
+  return j;
+}
+
+}  // namespace
+
+std::optional<std::string> ChatTemplate::folder_template(const std::filesystem::path& dir) {
+  const nlohmann::json config = read_json(dir / "tokenizer_config.json");
+  if (config.is_object() && config.contains("chat_template")) {
+    const auto& t = config["chat_template"];
+    if (t.is_string()) return t.get<std::string>();
+    // Several named templates ([{"name": "default", "template": "..."}, ...]): the default.
+    if (t.is_array())
+      for (const auto& entry : t)
+        if (entry.is_object() && entry.value("name", "") == "default" &&
+            entry.contains("template") && entry["template"].is_string())
+          return entry["template"].get<std::string>();
+  }
+  std::ifstream in(dir / "chat_template.jinja");
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+ChatTemplate ChatTemplate::for_model(const std::string& name, const std::filesystem::path& dir) {
+  if (name != "auto") {
+    ChatTemplate named = get(name);
+    if (name == "none" && !dir.empty() && folder_template(dir))
+      spdlog::warn(
+          "chat_template = \"none\" on {}, whose chat model has its own chat template: "
+          "prompts are trained as raw text (chat_template = \"auto\" uses the model's)",
+          dir.string());
+    return named;
+  }
+  const std::optional<std::string> text = dir.empty() ? std::nullopt : folder_template(dir);
+  if (!text) return get("none");
+  if (auto known = from_jinja(*text)) return *known;
+  const nlohmann::json config = read_json(dir / "tokenizer_config.json");
+  const bool in_config = config.is_object() && config.contains("chat_template");
+  const std::string origin =
+      "chat template in " +
+      (dir / (in_config ? "tokenizer_config.json" : "chat_template.jinja")).string();
+  // The special tokens as transformers passes them: tokenizer_config.json's, else
+  // special_tokens_map.json's.
+  const nlohmann::json map = read_json(dir / "special_tokens_map.json");
+  return from_jinja_text(
+      *text, origin,
+      token_string(config, "bos_token", token_string(map, "bos_token", "<s>").c_str()),
+      token_string(config, "eos_token", token_string(map, "eos_token", "</s>").c_str()));
+}
+
 std::optional<ChatTemplate> ChatTemplate::from_jinja(const std::string& text) {
   for (const char* n : kNames)
     if (ChatTemplate(n).jinja() == text) return ChatTemplate(n);
@@ -171,6 +288,22 @@ std::optional<ChatTemplate> ChatTemplate::from_jinja(const std::string& text) {
 }
 
 std::string ChatTemplate::end_of_turn() const {
+  if (jinja_) {
+    // What the template writes after an assistant message's content, without whitespace: the
+    // end-of-turn token ("<|im_end|>", "<|eot_id|>", the EOS). Empty when it writes nothing or
+    // the template refuses the probe conversation.
+    const std::string marker = "rlhf-host-end-of-turn-probe";
+    std::string tail;
+    try {
+      tail = render_completion({"assistant", marker});
+    } catch (const Error&) {
+      return "";
+    }
+    const auto at = tail.find(marker);
+    if (at == std::string::npos) return "";
+    tail = strip(tail.substr(at + marker.size()));
+    return tail.find_first_of(" \t\n") == std::string::npos ? tail : "";
+  }
   if (name_ == "chatml") return "<|im_end|>";
   if (name_ == "none") return "";
   return "</s>";
@@ -192,10 +325,10 @@ PromptCompletionIds ChatTemplate::encode(const Tokenizer& tokenizer,
                 completion[0].role + "')");
   std::vector<Message> all = prompt;
   all.insert(all.end(), completion.begin(), completion.end());
-  const std::string full_text = render(name_, all, false);
+  const std::string full_text = render(all, false);
   if (full_text.compare(0, prompt_text.size(), prompt_text) != 0)
-    throw Error("chat template '" + name_ +
-                "': the rendered prompt is not a prefix of the "
+    throw Error((jinja_ ? jinja_->origin() : "chat template '" + name_ + "'") +
+                ": the rendered prompt is not a prefix of the "
                 "rendered conversation (roles out of order?)");
 
   const std::vector<std::int64_t> full = encode_text(tokenizer, full_text);

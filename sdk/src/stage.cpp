@@ -48,7 +48,7 @@ Stage start_stage(StageContext& ctx, const TrainingConfig& training) {
     }
   }
   stage.tokenizer = ctx.tokenizer();
-  stage.chat_template = ChatTemplate::get(ctx.chat_template);
+  stage.chat_template = ChatTemplate::for_model(ctx.chat_template, ctx.model_path);
   return stage;
 }
 

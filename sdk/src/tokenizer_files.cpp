@@ -23,7 +23,8 @@ using Json = nlohmann::ordered_json;
 namespace {
 
 // The tokenizer files copied as they are (transformers' LlamaTokenizer(Fast) reads them).
-const char* const kCopied[] = {"tokenizer.model", "tokenizer.json", "added_tokens.json"};
+const char* const kCopied[] = {"tokenizer.model", "tokenizer.json", "added_tokens.json",
+                               "chat_template.jinja"};
 
 // A JSON object file; absent, or a value that is not an object → {} (the Tokenizer reads such a
 // file as empty too, as transformers does); not JSON → an error naming the file.
@@ -148,7 +149,10 @@ void write_tokenizer_files(const fs::path& dir, const fs::path& source, const To
   set_tokens(config, tokens);
   if (!config.contains("model_max_length"))
     if (auto n = max_positions(source / "config.json")) config["model_max_length"] = *n;
-  if (chat_template) config["chat_template"] = ChatTemplate::get(*chat_template).jinja();
+  // "auto" keeps the source's own template (its tokenizer_config.json entry, or its
+  // chat_template.jinja copied above).
+  if (chat_template && *chat_template != "auto")
+    config["chat_template"] = ChatTemplate::get(*chat_template).jinja();
   set_tokens(map, tokens);
   write_json(dir / "tokenizer_config.json", config);
   write_json(dir / "special_tokens_map.json", map);
@@ -173,7 +177,9 @@ void write_generation_config(const fs::path& dir, const fs::path& source,
   if (tokenizer) {
     add_eos(tokenizer->eos_id());
     if (chat_template) {
-      const std::string end = ChatTemplate::get(*chat_template).end_of_turn();
+      const std::string end = (*chat_template == "auto" ? ChatTemplate::for_model("auto", source)
+                                                        : ChatTemplate::get(*chat_template))
+                                  .end_of_turn();
       if (!end.empty()) add_eos(tokenizer->token_to_id(end));
     }
     gen["pad_token_id"] = tokenizer->pad_id();

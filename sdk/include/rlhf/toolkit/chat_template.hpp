@@ -1,10 +1,13 @@
 // Chat templates by name: "zephyr", "chatml", "llama-2", "mistral", "none" — each producing
 // exactly what the family's Hugging Face Jinja template renders
-// (docs/formats.md, "Chat templates"), and the exact prompt/completion split so prompt tokens
-// can be masked from losses.
+// (docs/formats.md, "Chat templates") — or the model folder's own Jinja template ("auto",
+// rendered by sdk/src/jinja/template.hpp), and the exact prompt/completion split so prompt
+// tokens can be masked from losses.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +17,9 @@
 namespace rlhf {
 
 class Tokenizer;
+namespace jinja {
+class Template;
+}
 
 // Token ids of one (prompt, completion) pair. `prompt` ends with the generation prompt
 // (e.g. "<|assistant|>\n"); `completion` is the assistant message with its end-of-turn token.
@@ -28,7 +34,24 @@ class ChatTemplate {
   static ChatTemplate get(const std::string& name);
   static std::vector<std::string> names();
 
+  // [model].chat_template for the model folder `model_dir`:
+  //  - "auto": the folder's own template (tokenizer_config.json's "chat_template", else
+  //    chat_template.jinja); one of the named templates' jinja() is that template, any other text
+  //    is rendered as Jinja (name() "auto"); a folder without one → "none".
+  //  - a name: that template; "none" on a folder that has a chat template logs a warning.
+  // A template the Jinja subset cannot run is an rlhf::Error naming the file, the construct and
+  // the template's line.
+  static ChatTemplate for_model(const std::string& name, const std::filesystem::path& model_dir);
+  // A Jinja template (Hugging Face's chat_template text). `origin` starts its error messages;
+  // bos_token/eos_token are the variables the template sees.
+  static ChatTemplate from_jinja_text(const std::string& text, const std::string& origin,
+                                      const std::string& bos_token, const std::string& eos_token);
+  // The model folder's chat template text (see for_model), or nothing.
+  static std::optional<std::string> folder_template(const std::filesystem::path& model_dir);
+
   const std::string& name() const { return name_; }
+  // True for a template rendered from Jinja text (from_jinja_text, "auto").
+  bool is_jinja() const { return jinja_ != nullptr; }
 
   // The Hugging Face Jinja text of this template (tokenizer_config.json's "chat_template"):
   // rendered by transformers' apply_chat_template it gives exactly render_prompt (with
@@ -45,7 +68,10 @@ class ChatTemplate {
   // tokenizer's special-token strings ("<s>", "</s>").
   std::string render_prompt(const std::vector<Message>& messages) const;
   // The rendered completion text (assistant content + end-of-turn) that follows render_prompt.
+  // For a Jinja template: what follows the prompt of a one-user-message conversation.
   std::string render_completion(const Message& assistant) const;
+  // The whole conversation without a generation prompt (what the completion tokens come from).
+  std::string render_conversation(const std::vector<Message>& messages) const;
 
   // Tokenizes prompt and completion. The ids equal tokenizing the whole rendered conversation,
   // split where the generation prompt ends.
@@ -63,7 +89,11 @@ class ChatTemplate {
 
  private:
   explicit ChatTemplate(std::string name) : name_(std::move(name)) {}
+  std::string render(const std::vector<Message>& messages, bool add_generation_prompt) const;
   std::string name_;
+  // A Jinja template ("auto"): the parsed text and the special tokens it is rendered with.
+  std::shared_ptr<const jinja::Template> jinja_;
+  std::string jinja_text_, bos_token_, eos_token_;
 };
 
 }  // namespace rlhf
