@@ -52,4 +52,12 @@ void rotary_tables(const ModelConfig& config, const torch::Tensor& positions,
   sin = emb.sin().to(dtype).unsqueeze(1);
 }
 
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos,
+                           const torch::Tensor& sin) {
+  const auto half = x.size(-1) / 2;
+  // rotate_half(x) = cat(-x[hd/2:], x[:hd/2])
+  const torch::Tensor rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos + rotated * sin;
+}
+
 }  // namespace rlhf::detail

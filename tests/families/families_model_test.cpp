@@ -133,7 +133,8 @@ ModelConfig tiny_qwen2() {
                                        "qwen2");
 }
 
-// A random model whose biases are non-zero too (init makes them zero, which would hide them).
+// A random model with weights large enough (std 0.3, biases 0.5, init's 0.02 would make every
+// attention pattern nearly uniform) that rotary frequencies, masks and biases move the log-probs.
 std::shared_ptr<CausalLM> random_model(const ModelConfig& c, std::uint64_t seed) {
   torch::manual_seed(seed);
   auto m = std::make_shared<CausalLM>(c, torch::kFloat32);
@@ -141,6 +142,8 @@ std::shared_ptr<CausalLM> random_model(const ModelConfig& c, std::uint64_t seed)
   for (auto& p : m->named_parameters())
     if (p.key().size() >= 4 && p.key().compare(p.key().size() - 4, 4, "bias") == 0)
       p.value().normal_(0.0, 0.5);
+    else if (p.key().find("norm") == std::string::npos)
+      p.value().normal_(0.0, 0.3);
   return m;
 }
 
