@@ -75,8 +75,10 @@ int run_init_model(const std::vector<std::string>& args) {
     }
     if (architecture != "llama" && architecture != "mistral" && architecture != "llama3" &&
         architecture != "qwen2")
-      throw rlhf::Error("init-model: --family must be llama, mistral, llama3 or qwen2, not '" +
-                        architecture + "'");
+      throw rlhf::Error(
+          "init-model: --family (or --architecture) must be llama, mistral, llama3 or qwen2, not "
+          "'" +
+          architecture + "'");
     if (heads < 1 || hidden % heads != 0)
       throw rlhf::Error("init-model: --hidden-size " + std::to_string(hidden) +
                         " must be a multiple of --heads " + std::to_string(heads));
