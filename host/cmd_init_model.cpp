@@ -23,16 +23,16 @@ const std::vector<std::string> kChatSymbols = {"<|system|>", "<|user|>", "<|assi
                                                "<|im_start|>", "<|im_end|>"};
 
 int run_init_model(const std::vector<std::string>& args) {
-  std::string out, corpus, config_file, architecture, dtype, chat_template;
+  std::string out, corpus, config_file, architecture, family, dtype, chat_template;
   int vocab = 0;
   std::int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, max_pos = 0;
-  std::int64_t sliding_window = 0;
+  std::int64_t sliding_window = 0, max_window_layers = 0;
   double rope_theta = 0;
   std::uint64_t seed = 0;
   bool tie = false, force = false;
   po::options_description opts(
       "rlhf-host init-model --out DIR [--corpus FILE] [options]\n"
-      "Writes a random-initialised Llama/Mistral model directory with a trained tokenizer");
+      "Writes a random-initialised Llama/Mistral/Qwen2 model directory with a trained tokenizer");
   opts.add_options()("help,h", "show this help")("out", po::value(&out)->required(),
                                                  "output model directory")(
       "corpus", po::value(&corpus)->default_value("examples/tokenizer/corpus.txt"),
@@ -41,6 +41,9 @@ int run_init_model(const std::vector<std::string>& args) {
       "config.json to start from (its vocab_size is replaced by the tokenizer's)")(
       "vocab-size", po::value(&vocab)->default_value(512), "tokenizer vocabulary size")(
       "architecture", po::value(&architecture)->default_value("llama"), "llama | mistral")(
+      "family", po::value(&family),
+      "llama | mistral | llama3 (Llama 3.1 rope scaling, rope theta 500000) | qwen2 (q/k/v "
+      "biases, rope theta 1000000); replaces --architecture")(
       "hidden-size", po::value(&hidden)->default_value(64), "H")(
       "intermediate-size", po::value(&intermediate)->default_value(128), "I")(
       "layers", po::value(&layers)->default_value(2), "number of decoder layers")(
@@ -48,7 +51,9 @@ int run_init_model(const std::vector<std::string>& args) {
       "kv-heads", po::value(&kv_heads)->default_value(2), "key/value heads (GQA)")(
       "max-position-embeddings", po::value(&max_pos)->default_value(2048), "context length")(
       "sliding-window", po::value(&sliding_window)->default_value(0),
-      "Mistral sliding window (0 = none)")(
+      "Mistral or Qwen2 sliding window (0 = none)")(
+      "max-window-layers", po::value(&max_window_layers)->default_value(0),
+      "Qwen2: the layers from this one on use the sliding window")(
       "rope-theta", po::value(&rope_theta)->default_value(10000.0), "RoPE base")(
       "tie-embeddings", po::bool_switch(&tie), "tie lm_head to the embeddings")(
       "dtype", po::value(&dtype)->default_value("float32"), "float32 | bfloat16")(
@@ -63,14 +68,37 @@ int run_init_model(const std::vector<std::string>& args) {
   if (!config_file.empty()) {
     config = rlhf::ModelConfig::from_json_file(config_file);
   } else {
-    if (architecture != "llama" && architecture != "mistral")
-      throw rlhf::Error("init-model: --architecture must be llama or mistral, not '" +
-                        architecture + "'");
+    if (vm.count("family")) {
+      if (!vm["architecture"].defaulted())
+        throw rlhf::host::UsageError("init-model: give --family or --architecture, not both");
+      architecture = family;
+    }
+    if (architecture != "llama" && architecture != "mistral" && architecture != "llama3" &&
+        architecture != "qwen2")
+      throw rlhf::Error(
+          "init-model: --family (or --architecture) must be llama, mistral, llama3 or qwen2, not "
+          "'" +
+          architecture + "'");
     if (heads < 1 || hidden % heads != 0)
       throw rlhf::Error("init-model: --hidden-size " + std::to_string(hidden) +
                         " must be a multiple of --heads " + std::to_string(heads));
-    config.architecture = architecture == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM";
-    config.model_type = architecture;
+    config.model_type = architecture == "llama3" ? "llama" : architecture;
+    config.architecture = architecture == "mistral" ? "MistralForCausalLM"
+                          : architecture == "qwen2" ? "Qwen2ForCausalLM"
+                                                    : "LlamaForCausalLM";
+    if (architecture == "llama3") {
+      // Llama 3.1's rope_scaling (config.json of Llama-3.1-8B).
+      config.rope_type = "llama3";
+      config.rope_scaling_factor = 8.0;
+      config.rope_low_freq_factor = 1.0;
+      config.rope_high_freq_factor = 4.0;
+      config.rope_original_max_position_embeddings = 8192;
+      if (vm["rope-theta"].defaulted()) rope_theta = 500000.0;
+    }
+    if (architecture == "qwen2") {
+      config.max_window_layers = max_window_layers;
+      if (vm["rope-theta"].defaulted()) rope_theta = 1000000.0;
+    }
     config.hidden_size = hidden;
     config.intermediate_size = intermediate;
     config.num_hidden_layers = layers;

@@ -49,7 +49,8 @@ torch::Tensor Attention::forward(const torch::Tensor& x, const AttentionInputs& 
   // padding position) yields a uniform row instead of NaN, which would poison the gradients.
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   torch::Tensor scores = (torch::matmul(q, kr.transpose(-1, -2)) * scale).to(torch::kFloat32);
-  scores = scores.masked_fill(in.blocked, std::numeric_limits<float>::lowest());
+  const torch::Tensor& blocked = sliding_window ? in.blocked_in_window : in.blocked;
+  scores = scores.masked_fill(blocked, std::numeric_limits<float>::lowest());
   const torch::Tensor probs = torch::softmax(scores, -1).to(q.scalar_type());
   const torch::Tensor out =
       torch::matmul(probs, vr).transpose(1, 2).reshape({B, T, num_heads * head_dim});

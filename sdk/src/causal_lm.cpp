@@ -75,13 +75,14 @@ CausalLM::CausalLM(const ModelConfig& config, torch::ScalarType dtype, const Wei
     attn->num_heads = nh;
     attn->num_kv_heads = nkv;
     attn->head_dim = hd;
-    const bool ab = config.attention_bias;
+    attn->sliding_window = config.layer_uses_sliding_window(i);
+    const bool ab = config.attention_bias, qkv = ab || config.qkv_bias;
     attn->q_proj =
-        attn->register_module("q_proj", make_linear(init, p + "self_attn.q_proj", nh * hd, H, ab));
-    attn->k_proj =
-        attn->register_module("k_proj", make_linear(init, p + "self_attn.k_proj", nkv * hd, H, ab));
-    attn->v_proj =
-        attn->register_module("v_proj", make_linear(init, p + "self_attn.v_proj", nkv * hd, H, ab));
+        attn->register_module("q_proj", make_linear(init, p + "self_attn.q_proj", nh * hd, H, qkv));
+    attn->k_proj = attn->register_module(
+        "k_proj", make_linear(init, p + "self_attn.k_proj", nkv * hd, H, qkv));
+    attn->v_proj = attn->register_module(
+        "v_proj", make_linear(init, p + "self_attn.v_proj", nkv * hd, H, qkv));
     attn->o_proj =
         attn->register_module("o_proj", make_linear(init, p + "self_attn.o_proj", H, nh * hd, ab));
     layer->self_attn = layer->register_module("self_attn", attn);
@@ -137,13 +138,13 @@ torch::Tensor run_decoder(CausalLM& lm, const torch::Tensor& input_ids,
   const auto iopts = torch::TensorOptions().dtype(torch::kInt64).device(device);
   const torch::Tensor q_index = torch::arange(past, past + T, iopts).view({1, 1, T, 1});
   const torch::Tensor k_index = torch::arange(0, Tk, iopts).view({1, 1, 1, Tk});
-  torch::Tensor blocked = (k_index > q_index) | (full_mask == 0).view({-1, 1, 1, Tk});
+  in.blocked = (k_index > q_index) | (full_mask == 0).view({-1, 1, 1, Tk});
   if (cfg.sliding_window) {
-    // Mistral: a query sees at most `sliding_window` keys, itself included.
+    // Mistral (every layer) and Qwen2 (layers from max_window_layers on): a query sees at most
+    // `sliding_window` keys, itself included.
     const torch::Tensor distance = query_pos.view({-1, 1, T, 1}) - key_pos.view({-1, 1, 1, Tk});
-    blocked = blocked | (distance >= *cfg.sliding_window);
+    in.blocked_in_window = in.blocked | (distance >= *cfg.sliding_window);
   }
-  in.blocked = blocked;
 
   torch::Tensor h = torch::embedding(model.embed_tokens->weight, input_ids);
   const auto L = static_cast<std::size_t>(cfg.num_hidden_layers);

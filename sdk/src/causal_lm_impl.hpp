@@ -34,11 +34,14 @@ struct EmbedTokens : torch::nn::Module {
 struct AttentionInputs {
   torch::Tensor cos, sin;  // [B, 1, T_new, hd] in the model dtype
   torch::Tensor blocked;   // [B, 1, T_new, T_all] bool: true = key not visible to the query
+  // `blocked` plus the keys beyond the sliding window; defined when some layer uses the window.
+  torch::Tensor blocked_in_window;
 };
 
 struct Attention : torch::nn::Module {
   std::shared_ptr<Linear> q_proj, k_proj, v_proj, o_proj;
   std::int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0;
+  bool sliding_window = false;  // masks with AttentionInputs::blocked_in_window
   // x: [B, T, H]. With `past_k`/`past_v` defined ([B, nkv, T_past, hd]) the new keys/values
   // are appended; the full (rotated) keys/values are returned through `k_out`/`v_out` when
   // those are non-null.

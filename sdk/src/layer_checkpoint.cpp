@@ -15,7 +15,8 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     ctx->save_for_backward({x, cos, sin, blocked});
     ctx->saved_data["layer"] = layer_address;
     auto* layer = reinterpret_cast<DecoderLayer*>(layer_address);
-    return layer->forward(x, AttentionInputs{cos, sin, blocked});
+    // `blocked` is this layer's own mask (with or without the sliding window): both slots.
+    return layer->forward(x, AttentionInputs{cos, sin, blocked, blocked});
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -24,7 +25,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     auto* layer = reinterpret_cast<DecoderLayer*>(ctx->saved_data["layer"].toInt());
     torch::AutoGradMode enable(true);
     torch::Tensor x = saved[0].detach().requires_grad_(true);
-    torch::Tensor y = layer->forward(x, AttentionInputs{saved[1], saved[2], saved[3]});
+    torch::Tensor y = layer->forward(x, AttentionInputs{saved[1], saved[2], saved[3], saved[3]});
     torch::autograd::backward({y}, {grad_out[0]});
     return {x.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
@@ -40,7 +41,9 @@ torch::Tensor checkpointed_layer(DecoderLayer& layer, const torch::Tensor& x,
   // enable_input_require_grads does for the same reason.
   torch::Tensor input = x;
   if (torch::GradMode::is_enabled() && !x.requires_grad()) input = x.detach().requires_grad_(true);
-  return CheckpointedLayer::apply(input, in.cos, in.sin, in.blocked,
+  const torch::Tensor& blocked =
+      layer.self_attn->sliding_window ? in.blocked_in_window : in.blocked;
+  return CheckpointedLayer::apply(input, in.cos, in.sin, blocked,
                                   reinterpret_cast<std::int64_t>(&layer));
 }
 

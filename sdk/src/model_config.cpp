@@ -1,5 +1,6 @@
 #include "rlhf/toolkit/model_config.hpp"
 
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -14,8 +15,9 @@ using nlohmann::json;
 namespace {
 
 bool is_known_architecture(const std::string& a) {
-  return a == "LlamaForCausalLM" || a == "MistralForCausalLM" ||
-         a == "LlamaForSequenceClassification" || a == "MistralForSequenceClassification";
+  return a == "LlamaForCausalLM" || a == "MistralForCausalLM" || a == "Qwen2ForCausalLM" ||
+         a == "LlamaForSequenceClassification" || a == "MistralForSequenceClassification" ||
+         a == "Qwen2ForSequenceClassification";
 }
 
 // Sizes, layer counts and token ids: multiplied into tensor shapes, so bounded far above any
@@ -92,6 +94,88 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
 
 namespace {
 
+// rope_scaling as transformers' ROPE_INIT_FUNCTIONS reads it, for the types implemented here.
+void read_rope_scaling(const json& rs, ModelConfig& c, const std::string& origin) {
+  if (!rs.is_object())
+    throw ConfigError(origin, "rope_scaling", "expected an object or null, got " + rs.dump());
+  std::string type = "default";
+  for (const char* key : {"type", "rope_type"})
+    if (present(rs, key)) type = read_string(rs[key], std::string("rope_scaling.") + key, origin);
+  if (type == "default") return;
+  if (type != "linear" && type != "llama3")
+    throw ConfigError(
+        origin, "rope_scaling",
+        "rope scaling type '" + type + "' is not supported (supported: default, linear, llama3)");
+  // A required positive number of rope_scaling.
+  auto positive = [&](const char* key) {
+    const std::string name = std::string("rope_scaling.") + key;
+    if (!present(rs, key)) throw ConfigError(origin, name, type + " rope scaling needs " + key);
+    double value = 0;
+    read_float(rs, key, value, origin);
+    if (!(value > 0) || !std::isfinite(value))
+      throw ConfigError(origin, name, "must be a finite number > 0, got " + rs[key].dump());
+    return value;
+  };
+  c.rope_type = type;
+  c.rope_scaling_factor = positive("factor");
+  if (type == "llama3") {
+    c.rope_low_freq_factor = positive("low_freq_factor");
+    c.rope_high_freq_factor = positive("high_freq_factor");
+    if (!(c.rope_high_freq_factor > c.rope_low_freq_factor))
+      throw ConfigError(origin, "rope_scaling.high_freq_factor",
+                        "must be greater than low_freq_factor");
+    if (!present(rs, "original_max_position_embeddings"))
+      throw ConfigError(origin, "rope_scaling.original_max_position_embeddings",
+                        "llama3 rope scaling needs original_max_position_embeddings");
+    c.rope_original_max_position_embeddings =
+        integer_value(rs["original_max_position_embeddings"],
+                      "rope_scaling.original_max_position_embeddings", origin);
+    if (c.rope_original_max_position_embeddings <= 0)
+      throw ConfigError(origin, "rope_scaling.original_max_position_embeddings",
+                        "must be positive");
+  }
+}
+
+// Mistral: `sliding_window` on every layer (null = none). Qwen2: only with
+// `use_sliding_window`, on the layers from `max_window_layers` on (or those `layer_types` marks
+// "sliding_attention", which must be such a tail). Llama configs carry no window.
+void read_sliding_window(const json& j, ModelConfig& c, const std::string& origin) {
+  std::optional<std::int64_t> window;
+  if (j.contains("sliding_window") && !j["sliding_window"].is_null()) {
+    window = integer_value(j["sliding_window"], "sliding_window", origin);
+    if (*window <= 0)
+      throw ConfigError(origin, "sliding_window", "expected a positive integer or null");
+  }
+  if (c.model_type == "mistral") c.sliding_window = window;
+  if (c.model_type != "qwen2") return;
+  bool use = false;
+  read_bool(j, "use_sliding_window", use, origin);
+  c.max_window_layers = 28;  // Qwen2Config's default
+  read_integer(j, "max_window_layers", c.max_window_layers, origin);
+  if (c.max_window_layers < 0)
+    throw ConfigError(origin, "max_window_layers", "must not be negative");
+  if (present(j, "layer_types")) {
+    const json& types = j["layer_types"];
+    if (!types.is_array() || static_cast<std::int64_t>(types.size()) != c.num_hidden_layers)
+      throw ConfigError(origin, "layer_types",
+                        "expected a list of num_hidden_layers (" +
+                            std::to_string(c.num_hidden_layers) + ") layer types");
+    std::int64_t full = 0;
+    while (full < c.num_hidden_layers && types[full] == "full_attention") ++full;
+    for (std::int64_t i = full; i < c.num_hidden_layers; ++i)
+      if (types[i] != "sliding_attention")
+        throw ConfigError(origin, "layer_types[" + std::to_string(i) + "]",
+                          "expected \"full_attention\" layers followed by \"sliding_attention\" "
+                          "ones, got " +
+                              types[i].dump());
+    if (use) c.max_window_layers = full;
+  }
+  if (use) {
+    if (!window) window = 4096;  // Qwen2Config's default
+    c.sliding_window = window;
+  }
+}
+
 ModelConfig parse(const json& j, const std::string& origin) {
   ModelConfig c;
 
@@ -101,24 +185,30 @@ ModelConfig parse(const json& j, const std::string& origin) {
       throw ConfigError(origin, "architectures",
                         "architecture '" + c.architecture +
                             "' is not supported (supported: LlamaForCausalLM, "
-                            "MistralForCausalLM, LlamaForSequenceClassification, "
-                            "MistralForSequenceClassification)");
+                            "MistralForCausalLM, Qwen2ForCausalLM and their "
+                            "*ForSequenceClassification)");
   } else if (j.contains("model_type")) {
     const std::string mt = read_string(j["model_type"], "model_type", origin);
     if (mt == "llama")
       c.architecture = "LlamaForCausalLM";
     else if (mt == "mistral")
       c.architecture = "MistralForCausalLM";
+    else if (mt == "qwen2")
+      c.architecture = "Qwen2ForCausalLM";
     else
-      throw ConfigError(origin, "model_type",
-                        "model_type '" + mt + "' is not supported (supported: llama, mistral)");
+      throw ConfigError(
+          origin, "model_type",
+          "model_type '" + mt + "' is not supported (supported: llama, mistral, qwen2)");
   }
-  c.model_type = c.architecture.rfind("Mistral", 0) == 0 ? "mistral" : "llama";
+  c.model_type = c.architecture.rfind("Mistral", 0) == 0 ? "mistral"
+                 : c.architecture.rfind("Qwen2", 0) == 0 ? "qwen2"
+                                                         : "llama";
   if (j.contains("model_type") && j["model_type"].is_string()) {
     const std::string mt = j["model_type"].get<std::string>();
-    if (mt != "llama" && mt != "mistral")
-      throw ConfigError(origin, "model_type",
-                        "model_type '" + mt + "' is not supported (supported: llama, mistral)");
+    if (mt != "llama" && mt != "mistral" && mt != "qwen2")
+      throw ConfigError(
+          origin, "model_type",
+          "model_type '" + mt + "' is not supported (supported: llama, mistral, qwen2)");
     c.model_type = mt;
   }
 
@@ -146,6 +236,13 @@ ModelConfig parse(const json& j, const std::string& origin) {
   read_bool(j, "tie_word_embeddings", c.tie_word_embeddings, origin);
   read_bool(j, "attention_bias", c.attention_bias, origin);
   read_bool(j, "mlp_bias", c.mlp_bias, origin);
+  if (c.model_type == "qwen2") {
+    // transformers' Qwen2 fixes its biases whatever the config says: q, k, v with, o and the
+    // MLP without.
+    c.qkv_bias = true;
+    c.attention_bias = false;
+    c.mlp_bias = false;
+  }
   read_integer(j, "bos_token_id", c.bos_token_id, origin);
   if (!(c.rms_norm_eps > 0))
     throw ConfigError(origin, "rms_norm_eps", "must be > 0, got " + j["rms_norm_eps"].dump());
@@ -154,30 +251,9 @@ ModelConfig parse(const json& j, const std::string& origin) {
   if (c.max_position_embeddings <= 0)
     throw ConfigError(origin, "max_position_embeddings", "must be positive");
 
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    const json& rs = j["rope_scaling"];
-    if (!rs.is_object())
-      throw ConfigError(origin, "rope_scaling", "expected an object or null, got " + rs.dump());
-    std::string type;
-    for (const char* key : {"type", "rope_type"})
-      if (present(rs, key)) type = read_string(rs[key], std::string("rope_scaling.") + key, origin);
-    if (type == "linear") {
-      if (!rs.contains("factor") || !rs["factor"].is_number() || rs["factor"].get<double>() <= 0)
-        throw ConfigError(origin, "rope_scaling.factor", "linear rope scaling needs factor > 0");
-      c.rope_scaling_factor = rs["factor"].get<double>();
-    } else if (type != "default") {
-      throw ConfigError(origin, "rope_scaling",
-                        "rope scaling type '" + type + "' is not supported (only 'linear')");
-    }
-  }
-
-  if (j.contains("sliding_window") && !j["sliding_window"].is_null()) {
-    const std::int64_t window = integer_value(j["sliding_window"], "sliding_window", origin);
-    if (window <= 0)
-      throw ConfigError(origin, "sliding_window", "expected a positive integer or null");
-    // Llama configs carry no window; a Mistral one may (null = full causal attention).
-    if (c.model_type == "mistral") c.sliding_window = window;
-  }
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null())
+    read_rope_scaling(j["rope_scaling"], c, origin);
+  read_sliding_window(j, c, origin);
 
   if (j.contains("eos_token_id") && !j["eos_token_id"].is_null()) {
     c.eos_token_ids.clear();
@@ -232,7 +308,14 @@ std::string ModelConfig::to_json() const {
   j["hidden_act"] = "silu";
   j["rms_norm_eps"] = rms_norm_eps;
   j["rope_theta"] = rope_theta;
-  if (rope_scaling_factor != 1.0)
+  if (rope_type == "llama3")
+    j["rope_scaling"] = {
+        {"rope_type", "llama3"},
+        {"factor", rope_scaling_factor},
+        {"low_freq_factor", rope_low_freq_factor},
+        {"high_freq_factor", rope_high_freq_factor},
+        {"original_max_position_embeddings", rope_original_max_position_embeddings}};
+  else if (rope_scaling_factor != 1.0)
     j["rope_scaling"] = {
         {"type", "linear"}, {"rope_type", "linear"}, {"factor", rope_scaling_factor}};
   else
@@ -246,9 +329,19 @@ std::string ModelConfig::to_json() const {
     else
       j["sliding_window"] = nullptr;
   }
-  j["attention_bias"] = attention_bias;
+  if (model_type == "qwen2") {
+    j["use_sliding_window"] = sliding_window.has_value();
+    if (sliding_window)
+      j["sliding_window"] = *sliding_window;
+    else
+      j["sliding_window"] = nullptr;
+    j["max_window_layers"] = max_window_layers;
+  } else {
+    // Qwen2 has no such keys: its biases follow from the model type.
+    j["attention_bias"] = attention_bias;
+    j["mlp_bias"] = mlp_bias;
+  }
   j["attention_dropout"] = 0.0;
-  j["mlp_bias"] = mlp_bias;
   j["bos_token_id"] = bos_token_id;
   if (eos_token_ids.size() == 1)
     j["eos_token_id"] = eos_token_ids[0];

@@ -143,9 +143,10 @@ std::vector<std::pair<std::string, torch::Tensor>> sequence_classifier_state_dic
 void save_sequence_classifier(const CausalLM& model, const torch::Tensor& score_weight,
                               const fs::path& dir) {
   nlohmann::ordered_json config = nlohmann::ordered_json::parse(model.config().to_json());
-  config["architectures"] = {model.config().model_type == "mistral"
-                                 ? "MistralForSequenceClassification"
-                                 : "LlamaForSequenceClassification"};
+  const std::string& type = model.config().model_type;
+  config["architectures"] = {type == "mistral" ? "MistralForSequenceClassification"
+                             : type == "qwen2" ? "Qwen2ForSequenceClassification"
+                                               : "LlamaForSequenceClassification"};
   config["torch_dtype"] = dtype_name(model.dtype());
   // What transformers' PretrainedConfig writes for num_labels = 1.
   config["id2label"] = {{"0", "LABEL_0"}};

@@ -66,8 +66,8 @@ TEST(ModelConfig, LlamaDefaultsEosListRopeScalingAndNullWindow) {
 }
 
 TEST(ModelConfig, RefusalsNameTheKey) {
-  const std::string arch = error_of(R"({"architectures": ["Qwen2ForCausalLM"]})");
-  EXPECT_NE(arch.find("Qwen2ForCausalLM"), std::string::npos) << arch;
+  const std::string arch = error_of(R"({"architectures": ["GPT2LMHeadModel"]})");
+  EXPECT_NE(arch.find("GPT2LMHeadModel"), std::string::npos) << arch;
   EXPECT_NE(arch.find("config.json"), std::string::npos) << arch;
   const std::string rope =
       error_of(R"({"model_type": "llama", "rope_scaling": {"type": "dynamic", "factor": 2}})");
