@@ -115,9 +115,10 @@ int run_generate(const std::vector<std::string>& args) {
       "out", po::value(&o.out),
       "output JSONL: {prompt, completion, completion_ids} per prompt, in input order")(
       "chat-template", po::value(&o.chat_template),
-      "zephyr | chatml | llama-2 | mistral | none (default: the model's own when rlhf-host "
-      "wrote it, else none)")("max-new-tokens", po::value(&o.max_new_tokens)->default_value(128),
-                              "new tokens per prompt at most (stops earlier at EOS)")(
+      "auto (the default: the model folder's own template, else none) | zephyr | chatml | "
+      "llama-2 | mistral | mistral-v0.2 | mistral-v0.3 | none")(
+      "max-new-tokens", po::value(&o.max_new_tokens)->default_value(128),
+      "new tokens per prompt at most (stops earlier at EOS)")(
       "temperature", po::value(&o.temperature)->default_value(0.0),
       "0 = greedy (argmax); > 0 samples from softmax(logits / temperature)")(
       "top-k", po::value(&o.top_k)->default_value(0), "sample among the k most likely (0 = off)")(

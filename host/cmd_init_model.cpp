@@ -1,10 +1,12 @@
 // `rlhf-host init-model`: writes a random-initialised Hugging Face model directory (config.json,
 // model.safetensors, generation_config.json, tokenizer_config.json with a chat template) with a
-// sentencepiece tokenizer trained on a text corpus — the tiny models tests and examples run on,
-// made on demand instead of committed.
+// tokenizer trained on a text corpus — sentencepiece for Llama/Mistral, the byte-level BPE
+// tokenizer.json and the instruct template of Llama-3 / Qwen2 — the tiny models tests and
+// examples run on, made on demand instead of committed.
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "family_chat_templates.hpp"
 #include "model_output.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/tokenizer_files.hpp"
@@ -22,8 +24,13 @@ namespace {
 const std::vector<std::string> kChatSymbols = {"<|system|>", "<|user|>", "<|assistant|>",
                                                "<|im_start|>", "<|im_end|>"};
 
+// The chat template a byte-level BPE folder of `model_type` gets: its family's instruct template.
+const char* family_chat_template(const std::string& model_type) {
+  return model_type == "qwen2" ? rlhf::host::kQwen25Instruct : rlhf::host::kLlama3Instruct;
+}
+
 int run_init_model(const std::vector<std::string>& args) {
-  std::string out, corpus, config_file, architecture, family, dtype, chat_template;
+  std::string out, corpus, config_file, architecture, family, dtype, chat_template, tokenizer_kind;
   int vocab = 0;
   std::int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, max_pos = 0;
   std::int64_t sliding_window = 0, max_window_layers = 0;
@@ -36,7 +43,10 @@ int run_init_model(const std::vector<std::string>& args) {
   opts.add_options()("help,h", "show this help")("out", po::value(&out)->required(),
                                                  "output model directory")(
       "corpus", po::value(&corpus)->default_value("examples/tokenizer/corpus.txt"),
-      "text corpus to train the sentencepiece tokenizer on (one sentence per line)")(
+      "text corpus to train the tokenizer on (one sentence per line)")(
+      "tokenizer", po::value(&tokenizer_kind),
+      "sentencepiece (tokenizer.model; the default for llama, mistral and --config) | "
+      "byte-level-bpe (tokenizer.json; the default for llama3 and qwen2)")(
       "config", po::value(&config_file),
       "config.json to start from (its vocab_size is replaced by the tokenizer's)")(
       "vocab-size", po::value(&vocab)->default_value(512), "tokenizer vocabulary size")(
@@ -58,9 +68,11 @@ int run_init_model(const std::vector<std::string>& args) {
       "tie-embeddings", po::bool_switch(&tie), "tie lm_head to the embeddings")(
       "dtype", po::value(&dtype)->default_value("float32"), "float32 | bfloat16")(
       "seed", po::value(&seed)->default_value(0), "seed of the random weights")(
-      "chat-template", po::value(&chat_template)->default_value("none"),
-      "chat template written into tokenizer_config.json: zephyr | chatml | llama-2 | mistral | "
-      "none")("force", po::bool_switch(&force), "replace an existing output directory");
+      "chat-template", po::value(&chat_template)->default_value("family"),
+      "chat template written into tokenizer_config.json: family (a byte-level BPE tokenizer: "
+      "the family's instruct template, Llama-3's or Qwen2.5's; sentencepiece: none) | zephyr | "
+      "chatml | llama-2 | mistral | mistral-v0.2 | mistral-v0.3 | none (the named ones need "
+      "sentencepiece)")("force", po::bool_switch(&force), "replace an existing output directory");
   po::variables_map vm;
   if (!rlhf::host::parse_subcommand_options("init-model", opts, args, vm)) return 0;
 
@@ -113,10 +125,28 @@ int run_init_model(const std::vector<std::string>& args) {
     // Validate the combination the way a loaded config.json is validated.
     config = rlhf::ModelConfig::from_json_string(config.to_json(), "init-model options");
   }
-  try {
-    rlhf::ChatTemplate::get(chat_template);
-  } catch (const rlhf::Error& e) {
-    throw rlhf::host::UsageError(std::string("init-model: --chat-template: ") + e.what());
+  if (tokenizer_kind.empty())
+    tokenizer_kind = config_file.empty() && (architecture == "llama3" || architecture == "qwen2")
+                         ? "byte-level-bpe"
+                         : "sentencepiece";
+  if (tokenizer_kind != "sentencepiece" && tokenizer_kind != "byte-level-bpe")
+    throw rlhf::host::UsageError(
+        "init-model: --tokenizer must be sentencepiece or byte-level-bpe, not '" + tokenizer_kind +
+        "'");
+  const bool bpe = tokenizer_kind == "byte-level-bpe";
+  if (chat_template == "family") {
+    if (!bpe) chat_template = "none";
+  } else if (bpe && chat_template != "none") {
+    // The named templates write "<s>"/"</s>", which a byte-level BPE vocabulary does not have.
+    throw rlhf::host::UsageError("init-model: --chat-template '" + chat_template +
+                                 "' needs --tokenizer sentencepiece; a byte-level BPE folder "
+                                 "takes family or none");
+  } else {
+    try {
+      rlhf::ChatTemplate::get(chat_template);
+    } catch (const rlhf::Error& e) {
+      throw rlhf::host::UsageError(std::string("init-model: --chat-template: ") + e.what());
+    }
   }
   if (dtype != "float32" && dtype != "bfloat16")
     throw rlhf::Error("init-model: --dtype must be float32 or bfloat16, not '" + dtype + "'");
@@ -125,10 +155,19 @@ int run_init_model(const std::vector<std::string>& args) {
   rlhf::host::ModelOutput output("init-model", out, force);
   const fs::path& tmp = output.staging();
   std::int64_t params = 0;
-  rlhf::train_sentencepiece_tokenizer(corpus, tmp, vocab, kChatSymbols);
+  if (bpe) {
+    const bool own = chat_template == "family";
+    rlhf::train_byte_level_bpe_tokenizer(corpus, tmp, vocab,
+                                         config.model_type == "qwen2" ? "qwen2" : "llama3",
+                                         own ? family_chat_template(config.model_type) : "");
+    if (own) chat_template = "auto";  // complete_saved_folder keeps the folder's own
+  } else {
+    rlhf::train_sentencepiece_tokenizer(corpus, tmp, vocab, kChatSymbols);
+  }
   const auto tokenizer = rlhf::Tokenizer::load(tmp);
   config.vocab_size = tokenizer->vocab_size();
-  config.bos_token_id = tokenizer->bos_id();
+  // Qwen2 has no BOS token; its config.json names <|endoftext|>, the pad token, as bos.
+  config.bos_token_id = tokenizer->bos_id() >= 0 ? tokenizer->bos_id() : tokenizer->pad_id();
   config.eos_token_ids = {tokenizer->eos_id()};
   config.pad_token_id.reset();
   config.torch_dtype = dtype;
@@ -141,7 +180,8 @@ int run_init_model(const std::vector<std::string>& args) {
   output.commit();
   const fs::path& target = output.target();
   std::cout << "init-model: wrote " << target.string() << " (" << config.architecture << ", "
-            << params << " parameters, vocab " << config.vocab_size << ", " << dtype << ")\n";
+            << params << " parameters, " << tokenizer_kind << " vocab " << config.vocab_size << ", "
+            << dtype << ")\n";
   return 0;
 }
 

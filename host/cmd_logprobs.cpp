@@ -88,9 +88,10 @@ int run_logprobs(const std::vector<std::string>& args) {
                                                  "Hugging Face model directory")(
       "data", po::value(&data)->required(), "preference JSONL (prompt/chosen/rejected)")(
       "out", po::value(&out_path)->required(), "output JSONL")(
-      "chat-template", po::value(&template_name)->default_value("none"),
-      "zephyr | chatml | llama-2 | mistral | none")(
-      "dtype", po::value(&dtype)->default_value("float32"), "float32 | bfloat16")(
+      "chat-template", po::value(&template_name)->default_value("auto"),
+      "auto (the model folder's own template, else none) | zephyr | chatml | llama-2 | mistral | "
+      "mistral-v0.2 | mistral-v0.3 | none")("dtype", po::value(&dtype)->default_value("float32"),
+                                            "float32 | bfloat16")(
       "batch-size", po::value(&batch_size)->default_value(4), "pairs per forward")(
       "max-length", po::value(&max_length)->default_value(0),
       "truncate prompt+completion to this many tokens (0 = no limit)")(
@@ -104,7 +105,7 @@ int run_logprobs(const std::vector<std::string>& args) {
   if (dtype != "float32" && dtype != "bfloat16")
     throw rlhf::Error("logprobs: --dtype must be float32 or bfloat16, not '" + dtype + "'");
   if (batch_size < 1) throw rlhf::Error("logprobs: --batch-size must be at least 1");
-  const auto chat = rlhf::ChatTemplate::get(template_name);
+  const auto chat = rlhf::ChatTemplate::for_model(template_name, model_dir);
 
   std::vector<Pair> pairs;
   {

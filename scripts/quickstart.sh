@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The quickstart: build rlhf-host, make three tiny models and two synthetic tasks, train them
+# The quickstart: build rlhf-host, make five tiny models and two synthetic tasks, train them
 # with ORPO, SimPO, CPO, KTO, SFT→DPO (full fine-tune), QLoRA SFT→DPO (NF4 base + LoRA,
-# bfloat16), a reward model → SFT → PPO with the learned reward, and SFT → PPO with a rule
+# bfloat16), SFT→DPO on a Llama-3 and a Qwen2 folder (tokenizer.json, their own Jinja chat
+# templates), a reward model → SFT → PPO with the learned reward, and SFT → PPO with a rule
 # reward, and print held-out preference accuracy / mean reward before and after.
 #
 #   scripts/quickstart.sh            # everything: on 2 cores ~6 min to build the host and
@@ -35,6 +36,12 @@ echo "== tiny models + tokenizer (rlhf-host init-model)"
 "$HOST" init-model --out examples/models/color --corpus examples/data/color_corpus.txt \
   --vocab-size 400 --hidden-size 64 --intermediate-size 128 --layers 2 --heads 4 --kv-heads 2 \
   --max-position-embeddings 128 --seed 0 --force
+for family in llama3 qwen2; do  # byte-level BPE tokenizer.json + the family's Jinja template
+  "$HOST" init-model --out "examples/models/tiny-$family" --family "$family" \
+    --corpus examples/data/polite_corpus.txt --vocab-size 512 --hidden-size 64 \
+    --intermediate-size 128 --layers 2 --heads 4 --kv-heads 2 --max-position-embeddings 256 \
+    --seed 0 --force
+done
 
 accuracy() {  # accuracy <eval_predictions.jsonl>
   python3 - "$1" <<'PY'
@@ -61,13 +68,19 @@ PY
 }
 
 declare -A RESULT
-PREFERENCE="orpo simpo cpo kto sft-dpo qlora-sft-dpo"
+PREFERENCE="orpo simpo cpo kto sft-dpo qlora-sft-dpo families-sft-dpo families-sft-dpo-qwen2"
 PPO="sft-reward-ppo ppo-rule"
 for pipeline in $PREFERENCE $PPO; do
-  echo "== pipeline examples/$pipeline.toml"
+  # families-sft-dpo-qwen2: the same pipeline file on the Qwen2 folder
+  file=${pipeline%-qwen2}
+  args=()
+  if [[ "$pipeline" == *-qwen2 ]]; then
+    args=(--set model.path=examples/models/tiny-qwen2 --set "run.output_dir=runs/$pipeline")
+  fi
+  echo "== pipeline examples/$file.toml ${args[*]}"
   rm -rf "runs/$pipeline"
   start=$(date +%s)
-  "$HOST" "examples/$pipeline.toml"
+  "$HOST" "examples/$file.toml" "${args[@]}"
   end=$(date +%s)
   if [[ " $PPO " == *" $pipeline "* ]]; then
     RESULT[$pipeline]="before $(mean_score "runs/$pipeline/before/eval_completions.jsonl") -> after $(mean_score "runs/$pipeline/after/eval_completions.jsonl") in $((end - start)) s"

@@ -18,7 +18,8 @@ namespace rlhf {
 
 namespace {
 
-const char* const kNames[] = {"zephyr", "chatml", "llama-2", "mistral", "none"};
+const char* const kNames[] = {"zephyr",       "chatml",       "llama-2", "mistral",
+                              "mistral-v0.2", "mistral-v0.3", "none"};
 
 // Python's str.strip() on ASCII whitespace (what the Llama-2 template applies to contents).
 std::string strip(const std::string& s) {
@@ -90,6 +91,34 @@ std::string render_named(const std::string& name, const std::vector<Message>& me
         out += turns[i].content + "</s>";
       }
     }
+  } else if (name == "mistral-v0.2" || name == "mistral-v0.3") {
+    // Mistral's later templates (mistral_common's tokenizer V1 and V2/V3 spacing): v0.2 puts a
+    // space before each [INST] and before the answer, and the system message into the first user
+    // turn; v0.3 writes "[INST] {c}[/INST]", a space and the stripped answer, and puts the system
+    // message into the last user turn.
+    const bool v2 = name == "mistral-v0.2";
+    std::vector<Message> turns = messages;
+    std::string system;
+    if (!turns.empty() && turns[0].role == "system") {
+      system = turns[0].content;
+      turns.erase(turns.begin());
+    }
+    check_alternation(turns, name);
+    std::size_t system_turn = 0;  // the user turn that carries the system message
+    if (!v2)
+      for (std::size_t i = 0; i < turns.size(); ++i)
+        if (turns[i].role == "user") system_turn = i;
+    out += "<s>";
+    for (std::size_t i = 0; i < turns.size(); ++i) {
+      if (turns[i].role == "user") {
+        const std::string content = i == system_turn && !system.empty()
+                                        ? system + "\n\n" + turns[i].content
+                                        : turns[i].content;
+        out += v2 ? " [INST] " + content + " [/INST]" : "[INST] " + content + "[/INST]";
+      } else {
+        out += " " + (v2 ? turns[i].content : strip(turns[i].content)) + "</s>";
+      }
+    }
   } else {  // none
     for (const auto& m : messages) out += m.content;
   }
@@ -155,6 +184,8 @@ std::string ChatTemplate::render_completion(const Message& assistant) const {
   if (name_ == "chatml") return assistant.content + "<|im_end|>\n";
   if (name_ == "llama-2") return " " + strip(assistant.content) + " </s>";
   if (name_ == "mistral") return assistant.content + "</s>";
+  if (name_ == "mistral-v0.2") return " " + assistant.content + "</s>";
+  if (name_ == "mistral-v0.3") return " " + strip(assistant.content) + "</s>";
   return assistant.content;
 }
 
@@ -199,6 +230,25 @@ std::string ChatTemplate::jinja() const {
            R"({{ '[INST] ' + system_message + '\n\n' + message['content'] + ' [/INST]' }})"
            R"({% else %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% endif %})"
            R"({% else %}{{ message['content'] + '</s>' }}{% endif %}{% endfor %})";
+  if (name_ == "mistral-v0.2")
+    return split_system + R"({{ '<s>' }}{% for message in loop_messages %})" + alternate +
+           R"({% if message['role'] == 'user' %})"
+           R"({% if loop.first and system_message != '' %})"
+           R"({{ ' [INST] ' + system_message + '\n\n' + message['content'] + ' [/INST]' }})"
+           R"({% else %}{{ ' [INST] ' + message['content'] + ' [/INST]' }}{% endif %})"
+           R"({% else %}{{ ' ' + message['content'] + '</s>' }}{% endif %}{% endfor %})";
+  if (name_ == "mistral-v0.3")
+    return split_system +
+           R"({% set ns = namespace(last_user=-1) %}{% for message in loop_messages %})"
+           R"({% if message['role'] == 'user' %}{% set ns.last_user = loop.index0 %}{% endif %})"
+           R"({% endfor %}{{ '<s>' }}{% for message in loop_messages %})" +
+           alternate +
+           R"({% if message['role'] == 'user' %})"
+           R"({% if loop.index0 == ns.last_user and system_message != '' %})"
+           R"({{ '[INST] ' + system_message + '\n\n' + message['content'] + '[/INST]' }})"
+           R"({% else %}{{ '[INST] ' + message['content'] + '[/INST]' }}{% endif %})"
+           R"({% else %}{{ ' ' + message['content'].strip(' \t\n\r\f\v') + '</s>' }}{% endif %})"
+           R"({% endfor %})";
   return R"({% for message in messages %}{{ message['content'] }}{% endfor %})";
 }
 

@@ -185,6 +185,18 @@ std::optional<SplitPattern> split_pattern_of(const std::string& regex) {
   return std::nullopt;
 }
 
+const std::string& split_pattern_regex(SplitPattern pattern) {
+  switch (pattern) {
+    case SplitPattern::kGpt2:
+      return kGpt2;
+    case SplitPattern::kLlama3:
+      return kLlama3;
+    case SplitPattern::kQwen2:
+      return kQwen2;
+  }
+  return kGpt2;
+}
+
 void split_pretokens(std::string_view text, SplitPattern pattern,
                      std::vector<std::string_view>& out) {
   thread_local std::vector<CodePoint> cps;

@@ -19,6 +19,8 @@ enum class SplitPattern {
 
 // The pattern a tokenizer.json regex string is, or nothing when it is none of the three.
 std::optional<SplitPattern> split_pattern_of(const std::string& regex);
+// The tokenizer.json regex string of a pattern (what split_pattern_of recognises).
+const std::string& split_pattern_regex(SplitPattern pattern);
 
 // Appends the pieces of `text` (UTF-8; an invalid byte is one character of its own, neither
 // letter, number nor space) as the regex finds them, with the text between matches (none for

@@ -104,7 +104,7 @@ TEST(ChatTemplateJinja, RendersExactlyWhatTheCppRendererWrites) {
 TEST(ChatTemplateJinja, RolesOutOfOrderFailInBoth) {
   const std::vector<Message> two_users = {{"user", "a"}, {"user", "b"}};
   const std::vector<Message> system_late = {{"user", "a"}, {"system", "s"}};
-  for (const char* name : {"llama-2", "mistral"}) {
+  for (const char* name : {"llama-2", "mistral", "mistral-v0.2", "mistral-v0.3"}) {
     const auto chat = rlhf::ChatTemplate::get(name);
     const auto rendered = render_with_jinja(chat.jinja(), {{two_users, true}, {system_late, true}});
     if (!rendered) GTEST_SKIP() << "python3 with jinja2 is not available";

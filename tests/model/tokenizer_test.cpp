@@ -188,6 +188,33 @@ TEST(ChatTemplate, MistralRendersLikeItsJinjaTemplate) {
   EXPECT_THROW(t.render_prompt({{"user", "a"}, {"user", "b"}}), rlhf::Error);
 }
 
+// Mistral's later spacing, as Mistral's own description of its tokenizers writes it
+// (mistral_common, tokenizer V1 for v0.2 and V3 for v0.3):
+//   V1: "<s> [INST] user message [/INST] assistant message</s> [INST] new user message [/INST]"
+//   V3: "<s>[INST] user message[/INST] assistant message</s>[INST] new user message[/INST]"
+// with the system message before the first (V1) or the last (V3) user message.
+TEST(ChatTemplate, MistralV02AndV03RenderMistralsSpacing) {
+  const std::vector<Message> conv = {
+      {"user", "user message"}, {"assistant", "assistant message"}, {"user", "new user message"}};
+  const auto v2 = rlhf::ChatTemplate::get("mistral-v0.2");
+  EXPECT_EQ(
+      v2.render_prompt(conv),
+      "<s> [INST] user message [/INST] assistant message</s> [INST] new user message [/INST]");
+  EXPECT_EQ(v2.render_completion({"assistant", "It is 6."}), " It is 6.</s>");
+  const auto v3 = rlhf::ChatTemplate::get("mistral-v0.3");
+  EXPECT_EQ(v3.render_prompt(conv),
+            "<s>[INST] user message[/INST] assistant message</s>[INST] new user message[/INST]");
+  EXPECT_EQ(v3.render_completion({"assistant", " It is 6. \n"}), " It is 6.</s>");
+  std::vector<Message> with_system = conv;
+  with_system.insert(with_system.begin(), {"system", "Be brief."});
+  EXPECT_EQ(v2.render_prompt(with_system),
+            "<s> [INST] Be brief.\n\nuser message [/INST] assistant message</s> [INST] new user "
+            "message [/INST]");
+  EXPECT_EQ(v3.render_prompt(with_system),
+            "<s>[INST] user message[/INST] assistant message</s>[INST] Be brief.\n\nnew user "
+            "message[/INST]");
+}
+
 TEST(ChatTemplate, NoneConcatenatesAndUnknownNamesAreListed) {
   const auto t = rlhf::ChatTemplate::get("none");
   EXPECT_EQ(t.render_prompt({{"user", "Question: "}}), "Question: ");

@@ -20,7 +20,7 @@
 // 4: TrainingTask gained begin_epoch (PPO's rollouts); ReferencePolicy gained with_reference and
 //    a member; new: token_logps, stop_token_ids, completion_text, sequence_classifier.hpp,
 //    sequence_classifier_result.hpp.
-#define RLHF_SDK_ABI_VERSION 4
+#define RLHF_SDK_ABI_VERSION 5
 #ifndef RLHF_SDK_ABI_MINOR  // a test plugin overrides it to pose as built against a newer SDK
 #define RLHF_SDK_ABI_MINOR 0
 #endif

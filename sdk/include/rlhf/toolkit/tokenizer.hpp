@@ -1,6 +1,6 @@
-// Tokenizer — sentencepiece `tokenizer.model` with Hugging Face LlamaTokenizer behaviour (special
-// tokens, BOS/EOS from tokenizer_config.json / special_tokens_map.json / generation_config.json),
-// else the byte-level BPE of `tokenizer.json` (Llama-3, Qwen2: docs/formats.md, "tokenizer.json").
+// Tokenizer — sentencepiece `tokenizer.model` with Hugging Face LlamaTokenizer behaviour, else
+// the byte-level BPE of `tokenizer.json` (Llama-3, Qwen2: docs/formats.md, "tokenizer.json
+// (byte-level BPE)"); BOS/EOS from tokenizer_config.json / special_tokens_map.json.
 #pragma once
 
 #include <cstdint>
@@ -45,5 +45,17 @@ class Tokenizer {
 void train_sentencepiece_tokenizer(const std::filesystem::path& corpus,
                                    const std::filesystem::path& out_dir, int vocab_size,
                                    const std::vector<std::string>& user_defined_symbols = {});
+
+// Trains a byte-level BPE tokenizer (GPT-2's byte symbols, the most frequent pair merged first)
+// on `corpus` and writes `out_dir` (tokenizer.json, tokenizer_config.json,
+// special_tokens_map.json) laid out as `family`'s published tokenizer: "llama3" (Llama-3's split
+// pattern, ignore_merges, BOS <|begin_of_text|> added, EOS <|eot_id|>) or "qwen2" (NFC, digits one
+// by one, no BOS, EOS <|im_end|>, pad <|endoftext|>). `vocab_size` counts the 256 byte tokens, the
+// merges and the family's special tokens; training stops early when no pair occurs twice. A
+// non-empty `chat_template` (Jinja) goes into tokenizer_config.json.
+void train_byte_level_bpe_tokenizer(const std::filesystem::path& corpus,
+                                    const std::filesystem::path& out_dir, int vocab_size,
+                                    const std::string& family,
+                                    const std::string& chat_template = "");
 
 }  // namespace rlhf
