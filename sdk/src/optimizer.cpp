@@ -37,17 +37,20 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
 
 double clip_grad_norm(const NamedTensors& params, double max_norm) {
   torch::NoGradGuard no_grad;
-  // The norm is accumulated in float64 so it does not depend on parameter order rounding.
-  double total_sq = 0.0;
-  std::vector<torch::Tensor> grads;
+  // Each gradient's sum of squares in its own dtype (LibTorch's float sum is a cascade sum:
+  // 5e-9 relative to a float64 sum on the 100M bench model, where torch's fp32 vector norm is
+  // off by 4e-4), then their total in float64, read once. Converting each gradient to float64
+  // and reading each sum with .item() cost 6x as much (bench/README.md, "Gradient clipping").
+  std::vector<torch::Tensor> grads, sums;
   for (const auto& [name, p] : params) {
     if (!p.grad().defined()) continue;
     grads.push_back(p.grad());
-    total_sq += p.grad().to(torch::kDouble).pow(2).sum().item<double>();
+    sums.push_back(p.grad().square().sum().to(torch::kDouble));
   }
-  double total = std::sqrt(total_sq);
+  if (grads.empty()) return 0.0;
+  const double total = std::sqrt(torch::stack(sums).sum().item<double>());
   if (max_norm > 0 && total > max_norm) {
-    double scale = max_norm / (total + 1e-6);  // torch's clip_coef
+    const double scale = max_norm / (total + 1e-6);  // torch's clip_coef
     for (auto& g : grads) g.mul_(scale);
   }
   return total;
