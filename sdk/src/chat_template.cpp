@@ -40,6 +40,24 @@ void check_alternation(const std::vector<Message>& turns, const std::string& nam
   }
 }
 
+// The conversation without its leading system message (if any), checked to alternate.
+struct Turns {
+  std::vector<Message> turns;
+  std::string system;
+  bool has_system = false;
+};
+
+Turns split_system(const std::vector<Message>& messages, const std::string& name) {
+  Turns t{messages, "", false};
+  if (!t.turns.empty() && t.turns[0].role == "system") {
+    t.system = t.turns[0].content;
+    t.has_system = true;
+    t.turns.erase(t.turns.begin());
+  }
+  check_alternation(t.turns, name);
+  return t;
+}
+
 // The whole conversation of a named template, optionally followed by the generation prompt.
 std::string render_named(const std::string& name, const std::vector<Message>& messages,
                          bool add_generation_prompt) {
@@ -54,69 +72,38 @@ std::string render_named(const std::string& name, const std::vector<Message>& me
     if (add_generation_prompt) out += "<|im_start|>assistant\n";
   } else if (name == "llama-2") {
     // The system message is folded into the first user turn; contents are strip()ped.
-    std::vector<Message> turns = messages;
-    std::string system;
-    bool has_system = false;
-    if (!turns.empty() && turns[0].role == "system") {
-      system = turns[0].content;
-      has_system = true;
-      turns.erase(turns.begin());
-    }
-    check_alternation(turns, name);
-    for (std::size_t i = 0; i < turns.size(); ++i) {
-      std::string content = turns[i].content;
-      if (i == 0 && has_system) content = "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + content;
-      if (turns[i].role == "user")
+    const Turns t = split_system(messages, name);
+    for (std::size_t i = 0; i < t.turns.size(); ++i) {
+      std::string content = t.turns[i].content;
+      if (i == 0 && t.has_system) content = "<<SYS>>\n" + t.system + "\n<</SYS>>\n\n" + content;
+      if (t.turns[i].role == "user")
         out += "<s>[INST] " + strip(content) + " [/INST]";
       else
         out += " " + strip(content) + " </s>";
     }
-  } else if (name == "mistral") {
-    // Mistral's template has no system role; a system message is prepended to the first user
-    // message, separated by a blank line (what Mistral's later templates do).
-    std::vector<Message> turns = messages;
-    std::string system;
-    if (!turns.empty() && turns[0].role == "system") {
-      system = turns[0].content;
-      turns.erase(turns.begin());
-    }
-    check_alternation(turns, name);
+  } else if (name == "mistral" || name == "mistral-v0.2" || name == "mistral-v0.3") {
+    // No system role: a system message goes before a user message, separated by a blank line —
+    // the first one (v0.1, v0.2) or the last one (v0.3). The spacing is each version's
+    // (mistral_common's tokenizers V1 for v0.2, V3 for v0.3): v0.1 "[INST] u [/INST]a</s>",
+    // v0.2 " [INST] u [/INST] a</s>", v0.3 "[INST] u[/INST] a</s>" with the answer stripped.
+    const Turns t = split_system(messages, name);
+    std::size_t system_turn = 0;
+    if (name == "mistral-v0.3")
+      for (std::size_t i = 0; i < t.turns.size(); ++i)
+        if (t.turns[i].role == "user") system_turn = i;
     out += "<s>";
-    for (std::size_t i = 0; i < turns.size(); ++i) {
-      if (turns[i].role == "user") {
+    for (std::size_t i = 0; i < t.turns.size(); ++i) {
+      const std::string& c = t.turns[i].content;
+      if (t.turns[i].role == "user") {
         const std::string content =
-            i == 0 && !system.empty() ? system + "\n\n" + turns[i].content : turns[i].content;
-        out += "[INST] " + content + " [/INST]";
+            i == system_turn && !t.system.empty() ? t.system + "\n\n" + c : c;
+        out += name == "mistral"        ? "[INST] " + content + " [/INST]"
+               : name == "mistral-v0.2" ? " [INST] " + content + " [/INST]"
+                                        : "[INST] " + content + "[/INST]";
       } else {
-        out += turns[i].content + "</s>";
-      }
-    }
-  } else if (name == "mistral-v0.2" || name == "mistral-v0.3") {
-    // Mistral's later templates (mistral_common's tokenizer V1 and V2/V3 spacing): v0.2 puts a
-    // space before each [INST] and before the answer, and the system message into the first user
-    // turn; v0.3 writes "[INST] {c}[/INST]", a space and the stripped answer, and puts the system
-    // message into the last user turn.
-    const bool v2 = name == "mistral-v0.2";
-    std::vector<Message> turns = messages;
-    std::string system;
-    if (!turns.empty() && turns[0].role == "system") {
-      system = turns[0].content;
-      turns.erase(turns.begin());
-    }
-    check_alternation(turns, name);
-    std::size_t system_turn = 0;  // the user turn that carries the system message
-    if (!v2)
-      for (std::size_t i = 0; i < turns.size(); ++i)
-        if (turns[i].role == "user") system_turn = i;
-    out += "<s>";
-    for (std::size_t i = 0; i < turns.size(); ++i) {
-      if (turns[i].role == "user") {
-        const std::string content = i == system_turn && !system.empty()
-                                        ? system + "\n\n" + turns[i].content
-                                        : turns[i].content;
-        out += v2 ? " [INST] " + content + " [/INST]" : "[INST] " + content + "[/INST]";
-      } else {
-        out += " " + (v2 ? turns[i].content : strip(turns[i].content)) + "</s>";
+        out += name == "mistral"        ? c + "</s>"
+               : name == "mistral-v0.2" ? " " + c + "</s>"
+                                        : " " + strip(c) + "</s>";
       }
     }
   } else {  // none
