@@ -8,6 +8,7 @@
 #include "rlhf/adapter.hpp"
 #include "rlhf/batch_pass.hpp"
 #include "rlhf/config.hpp"
+#include "rlhf/distributed.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/stage.hpp"
 #include "rlhf/stage_context.hpp"
@@ -287,6 +288,7 @@ bool ReferencePolicy::precompute_all() {
   }
   stage_.set_training(was_training);
   precomputed_ = true;
+  if (!Distributed::get().is_main()) return true;  // data parallel: rank 0 writes the cache
   fs::create_directories(ctx_.stage_dir);
   save_safetensors(cache, tensors, {{"format", "pt"}, {"content", "reference log-probs"}});
   if (ctx_.logger)
