@@ -101,6 +101,7 @@ std::set<std::string> result_files(const fs::path& run_dir) {
 }
 
 struct AlgorithmCase {
+  std::string name;
   std::string algorithm;
   std::string data;  // "sft" or "pref"
   int examples;      // the first lines of the data file
@@ -143,6 +144,12 @@ TEST_P(TwoRanksEqualOne, SameLossTrajectoryAndFinalAdapter) {
   const double diff =
       max_adapter_difference(one_dir / stage / "adapter", two_dir / stage / "adapter");
   EXPECT_LE(diff, kTolerance);
+  if (fs::exists(one_dir / stage / "reference_logps.safetensors")) {
+    SafetensorsFile a(one_dir / stage / "reference_logps.safetensors"),
+        b(two_dir / stage / "reference_logps.safetensors");
+    for (const auto& name : a.names())
+      EXPECT_TRUE(a.load(name).equal(b.load(name))) << name << ": every row, bit for bit";
+  }
   // Rank 1 wrote nothing rank 0 did not: the same files, one metrics line per step.
   EXPECT_EQ(result_files(one_dir / "run"), result_files(two_dir / "run"));
 }
@@ -151,14 +158,19 @@ INSTANTIATE_TEST_SUITE_P(
     Dist, TwoRanksEqualOne,
     ::testing::Values(
         // 13 examples: 7 micro-batches an epoch, the last of one example; steps of 4 and 3.
-        AlgorithmCase{"sft", "sft", 13, "", ""},
-        AlgorithmCase{"dpo", "pref", 17,
+        AlgorithmCase{"sft", "sft", "sft", 13, "", ""},
+        AlgorithmCase{"dpo", "dpo", "pref", 17,
                       "beta = 0.2\neval_steps = 2\nper_device_eval_batch_size = 2\n",
                       ", eval_fraction = 0.25"},
-        AlgorithmCase{"orpo", "pref", 13,
+        AlgorithmCase{"orpo", "orpo", "pref", 13,
                       "beta = 0.3\neval_steps = 2\nper_device_eval_batch_size = 1\n",
-                      ", eval_fraction = 0.2"}),
-    [](const auto& info) { return info.param.algorithm; });
+                      ", eval_fraction = 0.2"},
+        // The reference log-probs are computed per shard and gathered before training.
+        AlgorithmCase{"dpo_precomputed", "dpo", "pref", 17,
+                      "beta = 0.2\nprecompute_ref_log_probs = true\neval_steps = 2\n"
+                      "per_device_eval_batch_size = 3\n",
+                      ", eval_fraction = 0.25"}),
+    [](const auto& info) { return info.param.name; });
 
 // The comparison above can fail: rank 1's half of the batch changes the result, so one rank on
 // half the global batch ends elsewhere.
