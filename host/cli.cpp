@@ -89,7 +89,7 @@ void join_process_group(const DistributedEnv& env, const Pipeline& pipeline,
     logger.set_pattern("%^[%H:%M:%S %l]%$ [rank " + std::to_string(env.rank) + "] %v");
     if (logger.level() < spdlog::level::warn) logger.set_level(spdlog::level::warn);
   }
-  Distributed::get().start(env, std::chrono::seconds(pipeline.dist_timeout_s));
+  Distributed::get().start(env, std::chrono::seconds(pipeline.dist_timeout_s), pipeline.device);
 }
 
 int run_subcommand(const Subcommand& sub, int argc, char** argv) {

@@ -8,6 +8,9 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef RLHF_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <atomic>
 #include <cerrno>
@@ -79,6 +82,12 @@ struct Distributed::Group {
   DistributedEnv env;
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  // What reduces and broadcasts tensors on the run's device: pg, or NCCL for CUDA.
+  c10::intrusive_ptr<c10d::ProcessGroup> device_pg;
+
+  c10d::ProcessGroup& group_for(const torch::Tensor& t) {
+    return t.is_cuda() ? *device_pg : static_cast<c10d::ProcessGroup&>(*pg);
+  }
   std::thread heartbeat;
   std::atomic<bool> stop{false};
 
@@ -123,7 +132,8 @@ Distributed& Distributed::get() {
   return *instance;
 }
 
-void Distributed::start(const DistributedEnv& env, std::chrono::milliseconds timeout) {
+void Distributed::start(const DistributedEnv& env, std::chrono::milliseconds timeout,
+                        c10::Device device) {
   if (group_) throw Error("the process group was already started");
   if (env.world_size <= 1) return;
   rank_ = env.rank;
@@ -167,6 +177,26 @@ void Distributed::start(const DistributedEnv& env, std::chrono::milliseconds tim
                              std::to_string(world_size_) + " ranks at " + where +
                              " failed within " + std::to_string(timeout.count() / 1000) + " s (" +
                              first_line(e.what()) + ")");
+  }
+  group->device_pg = group->pg;
+  if (device.is_cuda()) {
+#ifdef RLHF_WITH_NCCL
+    try {
+      auto options = c10d::ProcessGroupNCCL::Options::create();
+      options->timeout = timeout;
+      group->device_pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          c10::make_intrusive<c10d::PrefixStore>("nccl", group->store), rank_, world_size_,
+          options);
+    } catch (const std::exception& e) {
+      throw DistributedFailure("rank " + std::to_string(rank_) + ": forming the NCCL group of " +
+                               std::to_string(world_size_) + " ranks failed (" +
+                               first_line(e.what()) + ")");
+    }
+#else
+    throw Error("data parallel on " + device.str() +
+                ": this build has no NCCL (configure with -DRLHF_NCCL=ON against a CUDA "
+                "LibTorch)");
+#endif
   }
   // The heartbeat says "alive" to the others, so that a survivor of a failed collective can
   // name a rank that was killed. Its own connection: TCPStore clients are not shared by threads.
@@ -224,7 +254,7 @@ void Distributed::all_reduce_sum(const std::vector<torch::Tensor>& tensors,
       for (const auto& t : bucket) pieces.push_back(t.reshape({-1}));
       std::vector<torch::Tensor> one{torch::cat(pieces)};
       flat.push_back(one[0]);
-      work.push_back(group_->pg->allreduce(one));
+      work.push_back(group_->group_for(one[0]).allreduce(one));
     }
     for (auto& w : work) w->wait();
   } catch (const std::exception& e) {
@@ -247,7 +277,7 @@ void Distributed::broadcast(const std::vector<torch::Tensor>& tensors, const std
       // Gloo broadcasts contiguous tensors in place.
       torch::Tensor buffer = t.is_contiguous() ? t : t.contiguous();
       std::vector<torch::Tensor> one{buffer};
-      group_->pg->broadcast(one)->wait();
+      group_->group_for(buffer).broadcast(one)->wait();
       if (!buffer.is_same(t)) t.copy_(buffer);
     }
   } catch (const std::exception& e) {

@@ -381,7 +381,15 @@ bool Trainer::train(const TrainingTask& task) {
     state.micro_batch += n_micro;
     // Each rank's gradient is its micro-batches' share of the step's mean (the losses were
     // divided by the step's micro-batch count over all ranks): their sum is one rank's gradient.
-    if (dist.active()) all_reduce_gradients(task.trainable, dist, state.global_step + 1);
+    if (dist.active()) {
+      const auto began = std::chrono::steady_clock::now();
+      all_reduce_gradients(task.trainable, dist, state.global_step + 1);
+      if (ctx_.logger && ctx_.logger->should_log(spdlog::level::debug))
+        ctx_.logger->debug(
+            "[{}] step {}: gradient all-reduce {:.2f} ms", ctx_.stage_name, state.global_step + 1,
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began)
+                .count());
+    }
 
     double grad_norm = clip_grad_norm(task.trainable, config_.max_grad_norm);
     if (!std::isfinite(grad_norm))

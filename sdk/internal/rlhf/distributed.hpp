@@ -16,6 +16,7 @@
 // that did not complete, and checkpoints are whole (written by rank 0, renamed into place).
 #pragma once
 
+#include <c10/core/Device.h>
 #include <torch/types.h>
 
 #include <chrono>
@@ -54,8 +55,11 @@ class Distributed {
   // The process's one instance: world size 1 until start().
   static Distributed& get();
 
-  // Joins the process group (blocking until every rank arrived, at most `timeout`).
-  void start(const DistributedEnv& env, std::chrono::milliseconds timeout);
+  // Joins the process group (blocking until every rank arrived, at most `timeout`). Tensors on a
+  // CUDA `device` are reduced by a second group, ProcessGroupNCCL, in a build configured with
+  // -DRLHF_NCCL=ON against a CUDA LibTorch; Gloo carries everything else (metrics, flags).
+  void start(const DistributedEnv& env, std::chrono::milliseconds timeout,
+             c10::Device device = c10::Device(c10::kCPU));
 
   int rank() const { return rank_; }
   int world_size() const { return world_size_; }
