@@ -353,6 +353,32 @@ TEST(Dist, NprocPassesAStopOnToEveryRank) {
   expect_complete_checkpoints(dir / "run/sft");
 }
 
+// PPO regenerates its data (a rollout) every epoch: with two ranks it is refused, before any step,
+// on every rank.
+TEST(Dist, PpoIsRefusedOnTwoRanks) {
+  TempDir dir;
+  std::ostringstream toml;
+  toml
+      << "[run]\noutput_dir = \"" << (dir / "run").string() << "\"\nthreads = 1\n"
+      << "[model]\npath = \"" << tiny_model().string() << "\"\nchat_template = \"zephyr\"\n"
+      << "[adapter]\nplugin = \"lora\"\nr = 4\n[[stage]]\nname = \"ppo\"\nalgorithm = \"ppo\"\n"
+      << "per_device_train_batch_size = 8\ntotal_episodes = 16\nresponse_length = 4\n"
+      << "reward_model = { plugin = \"rule\", rules = [ { kind = \"regex\", pattern = \"a\" } ] }\n"
+      << "data = { plugin = \"jsonl\", path = \""
+      << (kSource / "examples/data/color_prompts.jsonl").string() << "\" }\n";
+  write_file(dir / "pipeline.toml", toml.str());
+  const auto one = run_host({(dir / "pipeline.toml").string()}, dir.path());
+  ASSERT_EQ(one.exit_code, 0) << "one rank trains it: " << one.describe();
+  const auto r =
+      run_host({"--nproc", "2", (dir / "pipeline.toml").string(), "--overwrite"}, dir.path());
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.output.find("rlhf-host: error: rank 0: stage 'ppo': data-parallel training of a "
+                          "stage that regenerates its data every epoch (PPO) is not supported"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir / "run/ppo/samples.jsonl.tmp"));
+}
+
 TEST(Dist, BadLaunchesAreRefused) {
   TempDir dir;
   const auto pipeline = write_dist_pipeline(dir.path(), "sft", sft_data(), 1, "max_steps = 1\n");
