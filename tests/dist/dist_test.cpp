@@ -353,6 +353,29 @@ TEST(Dist, NprocPassesAStopOnToEveryRank) {
   expect_complete_checkpoints(dir / "run/sft");
 }
 
+// Under torchrun's environment a stop reaches one rank only (SIGTERM to rank 1): the ranks agree
+// on it after the step, rank 0 checkpoints, and both exit 130 at the same step.
+TEST(Dist, AStopOnOneRankStopsEveryRankAtTheSameStep) {
+  TempDir dir;
+  const auto pipeline = long_pipeline(dir.path(), 1, 30);
+  const int port = free_port();
+  HostProcess rank0({pipeline.string()}, dir.path(), torchrun_env(0, port));
+  HostProcess rank1({pipeline.string()}, dir.path(), torchrun_env(1, port));
+  ASSERT_TRUE(wait_for_step(rank0, 3)) << rank0.output_so_far();
+  rank1.send(SIGTERM);
+  const auto r0 = rank0.wait(60), r1 = rank1.wait(60);
+  EXPECT_EQ(r0.exit_code, 130) << r0.describe();
+  EXPECT_EQ(r1.exit_code, 130) << r1.describe();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r0.output, m, std::regex("stopped at step ([0-9]+)/200")))
+      << r0.output;
+  EXPECT_TRUE(fs::exists(dir / "run/sft" / ("checkpoint-" + m[1].str()))) << r0.output;
+  EXPECT_NE(r1.output.find("[rank 1] [sft] stopped at step " + m[1].str() + "/200"),
+            std::string::npos)
+      << r1.output;
+  expect_complete_checkpoints(dir / "run/sft");
+}
+
 // PPO regenerates its data (a rollout) every epoch: with two ranks it is refused, before any step,
 // on every rank.
 TEST(Dist, PpoIsRefusedOnTwoRanks) {
