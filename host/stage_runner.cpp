@@ -103,7 +103,7 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
                        const RunOptions& options) {
   // Data parallel (docs/architecture.md, "Data parallel"): run.threads is the machine's, shared
   // by the ranks on it; rank 0 alone owns output_dir (lock, logs, metrics, results) and the
-  // others wait for it at a barrier after each step that writes.
+  // others wait for it at a barrier after it prepared the folder and after each stage.
   Distributed& dist = Distributed::get();
   int threads = pipeline.threads > 0
                     ? pipeline.threads
