@@ -300,6 +300,15 @@ bool Trainer::train(const TrainingTask& task) {
       window = LogWindow::from_json(state.extra.value("log_window", nlohmann::json()));
       // The checkpoint's window is every rank's merged: rank 0 carries it on alone.
       if (!dist.is_main()) window = LogWindow();
+      // A checkpoint resumes on any number of ranks; the examples per step change with it.
+      const std::int64_t was = state.extra.value("world_size", std::int64_t{1});
+      if (was != world && dist.is_main() && ctx_.logger)
+        ctx_.logger->warn(
+            "[{}] {} was written by {} rank(s) and resumes on {}: a step now takes {} examples "
+            "instead of {}",
+            ctx_.stage_name, dir->string(), was, world,
+            accumulation * static_cast<std::int64_t>(batch),
+            accumulation / world * was * static_cast<std::int64_t>(batch));
       if (ctx_.logger)
         ctx_.logger->info("[{}] resumed from {} (step {}/{})", ctx_.stage_name, dir->string(),
                           state.global_step, total);
@@ -324,6 +333,10 @@ bool Trainer::train(const TrainingTask& task) {
     // were all-reduced), so rank 0 alone writes them, with the window of every rank.
     state.extra["log_window"] =
         window.merged(dist, "merging the metrics for checkpoint-" + std::to_string(step)).to_json();
+    if (dist.active())
+      state.extra["world_size"] = world;
+    else
+      state.extra.erase("world_size");  // resumed on one rank from a data-parallel checkpoint
     if (!dist.is_main()) return;
     save_checkpoint(ctx_.stage_dir / ("checkpoint-" + std::to_string(step)), task.trainable,
                     *optimizer, state, [&](const std::filesystem::path& tmp) {

@@ -261,6 +261,10 @@ TEST(Dist, KilledRankStopsTheOtherAndTheRunResumesOnOneRank) {
   EXPECT_NE(one_rank.output.find("resumed from " + (copy / "run/sft/checkpoint-").string()),
             std::string::npos)
       << one_rank.output;
+  EXPECT_NE(one_rank.output.find("was written by 2 rank(s) and resumes on 1: a step now takes 2 "
+                                 "examples instead of 4"),
+            std::string::npos)
+      << one_rank.output;
   EXPECT_TRUE(fs::exists(copy / "run/sft/adapter/adapter_model.safetensors"));
 
   // Resumed on two ranks it ends where an uninterrupted run on the same global batch does.
