@@ -85,9 +85,10 @@ struct LogWindow {
     return w;
   }
 
-  // Data parallel: the window of the whole run, from every rank's (a collective). Sums, weights,
-  // micro-batches and tokens add up; grad_norm_sum and steps are rank 0's, the same on every
-  // rank (the norm is taken after the all-reduce); the clock is this rank's.
+  // Data parallel: the window of the whole run, from every rank's (a collective). Sums, weights
+  // and micro-batches add up; grad_norm_sum, steps and tokens are rank 0's, the same on every
+  // rank (the norm is taken after the all-reduce, the tokens are summed every step); the clock
+  // is this rank's.
   LogWindow merged(Distributed& dist, const std::string& what) const {
     if (!dist.active()) return *this;
     nlohmann::json mine = to_json();
@@ -101,10 +102,10 @@ struct LogWindow {
       for (std::size_t i = 0; i < w.sums.size(); ++i)
         out.add_sum(w.sums[i].first, w.sums[i].second, w.weights[i]);
       out.micro_batches += w.micro_batches;
-      out.tokens += j.at("tokens").get<std::int64_t>();
       if (r == 0) {
         out.grad_norm_sum = w.grad_norm_sum;
         out.steps = w.steps;
+        out.tokens = j.at("tokens").get<std::int64_t>();
       }
     }
     return out;
@@ -408,6 +409,14 @@ bool Trainer::train(const TrainingTask& task) {
             "[{}] step {}: gradient all-reduce {:.2f} ms", ctx_.stage_name, state.global_step + 1,
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began)
                 .count());
+      // The progress line shows the step's tokens and loss over all ranks (float64 holds the
+      // token count exactly).
+      torch::Tensor step_totals =
+          torch::tensor({static_cast<double>(step_tokens), step_loss}, torch::kFloat64);
+      dist.all_reduce_sum({step_totals},
+                          "summing the tokens of step " + std::to_string(state.global_step + 1));
+      step_tokens = static_cast<std::int64_t>(step_totals[0].item<double>());
+      step_loss = step_totals[1].item<double>();
     }
 
     double grad_norm = clip_grad_norm(task.trainable, config_.max_grad_norm);
