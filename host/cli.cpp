@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 
@@ -89,7 +90,10 @@ void join_process_group(const DistributedEnv& env, const Pipeline& pipeline,
     logger.set_pattern("%^[%H:%M:%S %l]%$ [rank " + std::to_string(env.rank) + "] %v");
     if (logger.level() < spdlog::level::warn) logger.set_level(spdlog::level::warn);
   }
-  Distributed::get().start(env, std::chrono::seconds(pipeline.dist_timeout_s), pipeline.device);
+  Distributed& dist = Distributed::get();
+  dist.start(env, std::chrono::seconds(pipeline.dist_timeout_s), pipeline.device);
+  dist.set_bucket_bytes(
+      static_cast<std::int64_t>(std::llround(pipeline.dist_bucket_mb * (1 << 20))));
 }
 
 int run_subcommand(const Subcommand& sub, int argc, char** argv) {

@@ -229,40 +229,72 @@ void Distributed::failed(const std::string& what, const std::string& cause) {
       "; run.dist_timeout_s = " + std::to_string(timeout_.count() / 1000) + ")");
 }
 
+std::vector<std::vector<std::size_t>> Distributed::buckets(
+    const std::vector<torch::Tensor>& tensors) const {
+  std::vector<std::vector<std::size_t>> out;
+  std::int64_t bytes = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const torch::Tensor& t = tensors[i];
+    const std::int64_t size = t.numel() * static_cast<std::int64_t>(t.element_size());
+    if (out.empty() || tensors[out.back().front()].scalar_type() != t.scalar_type() ||
+        tensors[out.back().front()].device() != t.device() || bytes + size > bucket_bytes_) {
+      out.emplace_back();
+      bytes = 0;
+    }
+    out.back().push_back(i);
+    bytes += size;
+  }
+  return out;
+}
+
+namespace {
+struct PendingReduction : Distributed::Reduction {
+  std::vector<torch::Tensor> tensors;
+  c10::intrusive_ptr<c10d::Work> work;
+  std::string error;  // when starting it failed already
+};
+}  // namespace
+
+std::unique_ptr<Distributed::Reduction> Distributed::start_all_reduce_sum(
+    const torch::Tensor& flat) {
+  auto r = std::make_unique<PendingReduction>();
+  r->tensors = {flat};
+  try {
+    r->work = group_->group_for(flat).allreduce(r->tensors);
+  } catch (const std::exception& e) {
+    r->error = e.what();  // reported by wait(), outside autograd's hooks
+  }
+  return r;
+}
+
+void Distributed::wait(Reduction& reduction, const std::string& what) {
+  auto& r = static_cast<PendingReduction&>(reduction);
+  if (!r.error.empty()) failed(what, r.error);
+  try {
+    r.work->wait();
+  } catch (const std::exception& e) {
+    failed(what, e.what());
+  }
+}
+
 void Distributed::all_reduce_sum(const std::vector<torch::Tensor>& tensors,
                                  const std::string& what) {
   if (!active() || tensors.empty()) return;
   torch::NoGradGuard no_grad;
-  // Buckets of consecutive tensors of one dtype.
-  std::vector<std::vector<torch::Tensor>> buckets;
-  std::int64_t bytes = 0;
-  for (const auto& t : tensors) {
-    const std::int64_t size = t.numel() * static_cast<std::int64_t>(t.element_size());
-    if (buckets.empty() || buckets.back().front().scalar_type() != t.scalar_type() ||
-        bytes + size > kBucketBytes) {
-      buckets.emplace_back();
-      bytes = 0;
-    }
-    buckets.back().push_back(t);
-    bytes += size;
-  }
+  const auto groups = buckets(tensors);
   std::vector<torch::Tensor> flat;
-  std::vector<c10::intrusive_ptr<c10d::Work>> work;
-  try {
-    for (const auto& bucket : buckets) {
-      std::vector<torch::Tensor> pieces;
-      for (const auto& t : bucket) pieces.push_back(t.reshape({-1}));
-      std::vector<torch::Tensor> one{torch::cat(pieces)};
-      flat.push_back(one[0]);
-      work.push_back(group_->group_for(one[0]).allreduce(one));
-    }
-    for (auto& w : work) w->wait();
-  } catch (const std::exception& e) {
-    failed(what, e.what());
+  std::vector<std::unique_ptr<Reduction>> pending;
+  for (const auto& bucket : groups) {
+    std::vector<torch::Tensor> pieces;
+    for (std::size_t i : bucket) pieces.push_back(tensors[i].reshape({-1}));
+    flat.push_back(torch::cat(pieces));
+    pending.push_back(start_all_reduce_sum(flat.back()));
   }
-  for (std::size_t b = 0; b < buckets.size(); ++b) {
+  for (auto& p : pending) wait(*p, what);
+  for (std::size_t b = 0; b < groups.size(); ++b) {
     std::int64_t offset = 0;
-    for (auto& t : buckets[b]) {
+    for (std::size_t i : groups[b]) {
+      const torch::Tensor& t = tensors[i];
       t.copy_(flat[b].narrow(0, offset, t.numel()).view(t.sizes()));
       offset += t.numel();
     }

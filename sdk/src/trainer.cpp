@@ -12,6 +12,7 @@
 #include "rlhf/distributed.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/finite.hpp"
+#include "rlhf/gradient_reducer.hpp"
 #include "rlhf/lr_schedule.hpp"
 #include "rlhf/metrics.hpp"
 #include "rlhf/progress.hpp"
@@ -123,18 +124,6 @@ struct LogWindow {
     weights.push_back(weight);
   }
 };
-
-// Data parallel: sums every trainable tensor's gradient over the ranks, once per optimizer step
-// and before clipping. A rank that took no micro-batch this step (the short last step of an
-// epoch) contributes zeros.
-void all_reduce_gradients(const NamedTensors& trainable, Distributed& dist, std::int64_t step) {
-  std::vector<torch::Tensor> grads;
-  for (const auto& [name, tensor] : trainable) {
-    if (!tensor.grad().defined()) tensor.mutable_grad() = torch::zeros_like(tensor);
-    grads.push_back(tensor.grad());
-  }
-  dist.all_reduce_sum(grads, "the gradient all-reduce of step " + std::to_string(step));
-}
 
 // The first metric whose value is NaN or ±Inf, or nullptr.
 const std::pair<std::string, double>* first_non_finite(const Metrics& values) {
@@ -292,6 +281,7 @@ bool Trainer::train(const TrainingTask& task) {
   auto optimizer = make_adamw(task.trainable, config_);
   Distributed& dist = Distributed::get();
   const std::int64_t world = dist.world_size();
+  GradientReducer reducer(task.trainable, dist);  // data parallel only
 
   TrainerState state;
   LogWindow window;
@@ -391,6 +381,9 @@ bool Trainer::train(const TrainingTask& task) {
       if (!std::isfinite(loss))
         diverged(state.global_step + 1, "the training loss is " + number(loss));
       check_metrics(state.global_step + 1, r.metrics, "the training");
+      // This rank's last micro-batch of the step: its backward completes the gradients, and
+      // their all-reduce starts bucket by bucket as it goes.
+      if (k + world >= n_micro) reducer.arm();
       (r.loss / static_cast<double>(n_micro)).backward();
       step_loss += loss / static_cast<double>(n_micro);
       step_tokens += r.tokens;
@@ -403,10 +396,12 @@ bool Trainer::train(const TrainingTask& task) {
     // divided by the step's micro-batch count over all ranks): their sum is one rank's gradient.
     if (dist.active()) {
       const auto began = std::chrono::steady_clock::now();
-      all_reduce_gradients(task.trainable, dist, state.global_step + 1);
+      const std::size_t overlapped = reducer.finish(state.global_step + 1);
       if (ctx_.logger && ctx_.logger->should_log(spdlog::level::debug))
         ctx_.logger->debug(
-            "[{}] step {}: gradient all-reduce {:.2f} ms", ctx_.stage_name, state.global_step + 1,
+            "[{}] step {}: gradient all-reduce: {} of {} buckets started during backward, "
+            "{:.2f} ms after it",
+            ctx_.stage_name, state.global_step + 1, overlapped, reducer.bucket_count(),
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began)
                 .count());
       // The progress line shows the step's tokens and loss over all ranks (float64 holds the

@@ -36,11 +36,12 @@ fs::path head_of(const fs::path& data, const fs::path& dir, int n) {
 fs::path write_dist_pipeline(const fs::path& dir, const std::string& algorithm,
                              const fs::path& data, int accumulation,
                              const std::string& extra_keys = "", int timeout_s = 20,
-                             const std::string& data_keys = "") {
+                             const std::string& data_keys = "", const std::string& run_keys = "") {
   std::ostringstream toml;
   toml << "[run]\noutput_dir = \"" << (dir / "run").string()
        << "\"\nseed = 3\nthreads = 1\ndist_timeout_s = " << timeout_s << "\n"
-       << "[model]\npath = \"" << tiny_model().string() << "\"\nchat_template = \"zephyr\"\n"
+       << run_keys << "[model]\npath = \"" << tiny_model().string()
+       << "\"\nchat_template = \"zephyr\"\n"
        << "[adapter]\nplugin = \"lora\"\nr = 4\nalpha = 8\ndropout = 0.0\n"
        << "target_modules = \"all-linear\"\n"
        << "[[stage]]\nname = \"" << algorithm << "\"\nalgorithm = \"" << algorithm << "\"\n"
@@ -107,6 +108,7 @@ struct AlgorithmCase {
   int examples;      // the first lines of the data file
   std::string keys;
   std::string data_keys;
+  std::string run_keys;  // e.g. small all-reduce buckets
 };
 
 class TwoRanksEqualOne : public ::testing::TestWithParam<AlgorithmCase> {};
@@ -122,14 +124,25 @@ TEST_P(TwoRanksEqualOne, SameLossTrajectoryAndFinalAdapter) {
   const std::string keys = c.keys + "num_train_epochs = 2\n";
   const auto one =
       write_dist_pipeline(one_dir.path(), c.algorithm, head_of(source, one_dir.path(), c.examples),
-                          4, keys, 20, c.data_keys);
+                          4, keys, 20, c.data_keys, c.run_keys);
   const auto two =
       write_dist_pipeline(two_dir.path(), c.algorithm, head_of(source, two_dir.path(), c.examples),
-                          2, keys, 20, c.data_keys);
+                          2, keys, 20, c.data_keys, c.run_keys);
   const auto r1 = run_host({one.string()}, one_dir.path(), 300);
   ASSERT_EQ(r1.exit_code, 0) << r1.describe();
-  const auto r2 = run_host({"--nproc", "2", two.string()}, two_dir.path(), 300);
+  const auto r2 =
+      run_host({"--nproc", "2", two.string(), "--log-level", "debug"}, two_dir.path(), 300);
   ASSERT_EQ(r2.exit_code, 0) << r2.describe();
+  // How the gradient buckets went: with run.dist_bucket_mb small, several, some started while
+  // backward still ran.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      r2.output, m, std::regex("gradient all-reduce: ([0-9]+) of ([0-9]+) buckets started")))
+      << r2.output;
+  if (!c.run_keys.empty()) {
+    EXPECT_GE(std::stoi(m[2]), 4) << m[0];
+    EXPECT_GE(std::stoi(m[1]), 1) << m[0];
+  }
   EXPECT_NE(r2.output.find("data parallel: 2 ranks (2 on this machine), 1 threads each"),
             std::string::npos)
       << r2.output;
@@ -158,18 +171,19 @@ INSTANTIATE_TEST_SUITE_P(
     Dist, TwoRanksEqualOne,
     ::testing::Values(
         // 13 examples: 7 micro-batches an epoch, the last of one example; steps of 4 and 3.
-        AlgorithmCase{"sft", "sft", "sft", 13, "", ""},
+        // ~4 KB buckets: a dozen, started while backward runs, in the same order on every rank.
+        AlgorithmCase{"sft", "sft", "sft", 13, "", "", "dist_bucket_mb = 0.004\n"},
         AlgorithmCase{"dpo", "dpo", "pref", 17,
                       "beta = 0.2\neval_steps = 2\nper_device_eval_batch_size = 2\n",
-                      ", eval_fraction = 0.25"},
+                      ", eval_fraction = 0.25", ""},
         AlgorithmCase{"orpo", "orpo", "pref", 13,
                       "beta = 0.3\neval_steps = 2\nper_device_eval_batch_size = 1\n",
-                      ", eval_fraction = 0.2"},
+                      ", eval_fraction = 0.2", "dist_bucket_mb = 0.004\n"},
         // The reference log-probs are computed per shard and gathered before training.
         AlgorithmCase{"dpo_precomputed", "dpo", "pref", 17,
                       "beta = 0.2\nprecompute_ref_log_probs = true\neval_steps = 2\n"
                       "per_device_eval_batch_size = 3\n",
-                      ", eval_fraction = 0.25"}),
+                      ", eval_fraction = 0.25", ""}),
     [](const auto& info) { return info.param.name; });
 
 // The comparison above can fail: rank 1's half of the batch changes the result, so one rank on

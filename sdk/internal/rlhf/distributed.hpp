@@ -19,6 +19,7 @@
 #include <c10/core/Device.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -70,10 +71,25 @@ class Distributed {
   std::chrono::milliseconds timeout() const { return timeout_; }
 
   // Sums each tensor over the ranks, in place. Tensors are flattened into buckets of one dtype
-  // (at most kBucketBytes each) whose reductions run concurrently. `what` names the operation in
-  // an error ("the gradient all-reduce of step 3").
-  static constexpr std::int64_t kBucketBytes = 32ll << 20;
+  // (at most bucket_bytes() each) whose reductions run concurrently. `what` names the operation
+  // in an error ("the gradient all-reduce of step 3").
   void all_reduce_sum(const std::vector<torch::Tensor>& tensors, const std::string& what);
+  // The buckets all_reduce_sum makes: runs of consecutive tensors of one dtype and device, at
+  // most bucket_bytes() each (a larger tensor is a bucket of its own), as indices into `tensors`.
+  std::vector<std::vector<std::size_t>> buckets(const std::vector<torch::Tensor>& tensors) const;
+  // run.dist_bucket_mb; 32 MiB by default.
+  std::int64_t bucket_bytes() const { return bucket_bytes_; }
+  void set_bucket_bytes(std::int64_t bytes) { bucket_bytes_ = std::max<std::int64_t>(1, bytes); }
+
+  // A sum over the ranks started and not yet waited for.
+  class Reduction {
+   public:
+    virtual ~Reduction() = default;
+  };
+  // Starts summing one contiguous tensor over the ranks, in place; wait() finishes it (and
+  // reports a failure). Every rank starts the same reductions in the same order.
+  std::unique_ptr<Reduction> start_all_reduce_sum(const torch::Tensor& flat);
+  void wait(Reduction& reduction, const std::string& what);
   // Copies rank 0's values into each tensor, in place.
   void broadcast(const std::vector<torch::Tensor>& tensors, const std::string& what);
   // Every rank's `mine`, indexed by rank.
@@ -97,6 +113,7 @@ class Distributed {
   int world_size_ = 1;
   int local_world_size_ = 1;
   std::chrono::milliseconds timeout_{0};
+  std::int64_t bucket_bytes_ = 32ll << 20;
   Group* group_ = nullptr;  // never freed (see ~Distributed)
 };
 
