@@ -179,6 +179,9 @@ INSTANTIATE_TEST_SUITE_P(
         AlgorithmCase{"orpo", "orpo", "pref", 13,
                       "beta = 0.3\neval_steps = 2\nper_device_eval_batch_size = 1\n",
                       ", eval_fraction = 0.2", "dist_bucket_mb = 0.004\n"},
+        // Gradient checkpointing: the gradients complete inside the recomputation's backward.
+        AlgorithmCase{"sft_checkpointed", "sft", "sft", 13, "gradient_checkpointing = true\n", "",
+                      "dist_bucket_mb = 0.004\n"},
         // The reference log-probs are computed per shard and gathered before training.
         AlgorithmCase{"dpo_precomputed", "dpo", "pref", 17,
                       "beta = 0.2\nprecompute_ref_log_probs = true\neval_steps = 2\n"
