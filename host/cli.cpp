@@ -4,14 +4,17 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 
+#include "local_launcher.hpp"
 #include "pipeline.hpp"
 #include "pipeline_check.hpp"
 #include "plugin_path.hpp"
 #include "plugin_registry.hpp"
 #include "rlhf/config.hpp"
+#include "rlhf/distributed.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/logging.hpp"
 #include "rlhf/version.hpp"
@@ -64,6 +67,35 @@ void print_plugin_table(std::ostream& out, const PluginRegistry& registry,
   out << "\n";
 }
 
+// The command line a rank of `--nproc` runs: this one without --nproc.
+std::vector<std::string> without_nproc(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (arg.rfind("--nproc=", 0) == 0) continue;
+    out.push_back(arg);
+  }
+  return out;
+}
+
+// Data parallel under torchrun's environment: rank 0 logs as always; the others print warnings
+// and errors only, marked with their rank (rank 0 alone writes run.log).
+void join_process_group(const DistributedEnv& env, const Pipeline& pipeline,
+                        spdlog::logger& logger) {
+  if (env.rank != 0) {
+    logger.set_pattern("%^[%H:%M:%S %l]%$ [rank " + std::to_string(env.rank) + "] %v");
+    if (logger.level() < spdlog::level::warn) logger.set_level(spdlog::level::warn);
+  }
+  Distributed& dist = Distributed::get();
+  dist.start(env, std::chrono::seconds(pipeline.dist_timeout_s), pipeline.device);
+  dist.set_bucket_bytes(
+      static_cast<std::int64_t>(std::llround(pipeline.dist_bucket_mb * (1 << 20))));
+}
+
 int run_subcommand(const Subcommand& sub, int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   return sub.run(args);
@@ -89,6 +121,7 @@ int run_cli(int argc, char** argv) {
     }
 
     std::string pipeline_file, log_level;
+    int nproc = 1;
     std::vector<std::string> sets, plugin_paths;
     po::options_description options("Options");
     options.add_options()("help,h", "show this help")("version", "print the version and ABI tag")(
@@ -106,7 +139,10 @@ int run_cli(int argc, char** argv) {
         "folder, if its model, adapter, data and keys are unchanged")(
         "overwrite",
         "replace the results of a previous run in output_dir (its run.log, metrics, TensorBoard "
-        "events, pipeline.toml and stage folders; other files are kept)");
+        "events, pipeline.toml and stage folders; other files are kept)")(
+        "nproc", po::value(&nproc)->default_value(1),
+        "train data-parallel on N ranks of this machine (each gets RANK, WORLD_SIZE, ... as from "
+        "torchrun; run.threads is split between them)");
     po::options_description hidden;
     hidden.add_options()("pipeline", po::value(&pipeline_file));
     po::options_description all;
@@ -143,6 +179,11 @@ int run_cli(int argc, char** argv) {
                    "(see rlhf-host --help)\n";
       return kExitUsage;
     }
+    if (nproc < 1) {
+      std::cerr << "rlhf-host: error: --nproc must be at least 1, got " << nproc
+                << " (see rlhf-host --help)\n";
+      return kExitUsage;
+    }
     if (pipeline_file.empty()) {
       std::cerr << "rlhf-host: error: no pipeline file given (see rlhf-host --help)\n";
       return kExitUsage;
@@ -161,6 +202,17 @@ int run_cli(int argc, char** argv) {
                 << static_cast<int>(ms) << " ms)\n";
       return 0;
     }
+    const DistributedEnv env = DistributedEnv::from_environment();
+    if (nproc > 1) {
+      if (env.world_size > 1)
+        throw UsageError("--nproc " + std::to_string(nproc) + " in a process started as rank " +
+                         std::to_string(env.rank) +
+                         " of WORLD_SIZE=" + std::to_string(env.world_size) +
+                         ": use one launcher (--nproc, or torchrun's environment), not both");
+      return launch_local_ranks(nproc, without_nproc(argc, argv),
+                                std::chrono::seconds(pipeline.dist_timeout_s), *logger);
+    }
+    if (env.world_size > 1) join_process_group(env, pipeline, *logger);
     install_stop_handlers();
     RunOptions run_options;
     run_options.resume = vm.count("resume") > 0;
@@ -181,6 +233,13 @@ int run_cli(int argc, char** argv) {
     // backtrace) is cut to its first line.
     std::string message = e.what();
     if (!dynamic_cast<const Error*>(&e)) message = message.substr(0, message.find('\n'));
+    Distributed& dist = Distributed::get();
+    if (dist.active() && !dynamic_cast<const DistributedFailure*>(&e)) {
+      // The other ranks name this one with this message (a DistributedFailure names the rank
+      // that started it, and is not passed on).
+      dist.report_failure(message);
+      message = "rank " + std::to_string(dist.rank()) + ": " + message;
+    }
     if (logger) {
       logger->flush();
       log_error_to_file(*logger, "rlhf-host: error: " + message);

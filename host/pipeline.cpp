@@ -248,6 +248,14 @@ Pipeline load_pipeline(const fs::path& file, const std::vector<std::string>& ove
                             std::to_string(hardware) +
                             " hardware threads here, at least 64; 0 = every core), got " +
                             std::to_string(p.threads));
+  p.dist_timeout_s = run.get<int>("dist_timeout_s", 1800);
+  if (p.dist_timeout_s < 1 || p.dist_timeout_s > 7 * 24 * 3600)
+    run.fail("dist_timeout_s",
+             "must be between 1 and 604800 seconds, got " + std::to_string(p.dist_timeout_s));
+  p.dist_bucket_mb = run.get<double>("dist_bucket_mb", 32.0);
+  if (!(p.dist_bucket_mb > 0 && p.dist_bucket_mb <= 65536))
+    run.fail("dist_bucket_mb",
+             "must be above 0 and at most 65536 (MiB), got " + std::to_string(p.dist_bucket_mb));
   run.check_no_unknown_keys();
 
   // [model]

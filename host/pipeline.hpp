@@ -8,7 +8,7 @@
 // inputs (data, tokenizer, model files): pipeline_check.hpp.
 //
 // File layout (README "Pipeline file"):
-//   [run]        output_dir, seed, device, threads
+//   [run]        output_dir, seed, device, threads, dist_timeout_s, dist_bucket_mb
 //   [model]      path, dtype, chat_template
 //   [quantizer]  plugin = "<name>" + the plugin's own keys          (optional; a model whose
 //                config.json has quantization_config brings its own: checkpoint_quantizer.hpp)
@@ -83,7 +83,13 @@ struct Pipeline {
   std::filesystem::path output_dir;
   std::uint64_t seed = 42;
   c10::Device device = c10::Device(c10::kCPU);
-  int threads = 0;  // 0 = every core
+  int threads = 0;  // 0 = every core; data parallel: split between the machine's ranks
+  // Data parallel: how long a rank waits for the others at a rendezvous or a collective before
+  // it stops the run (docs/architecture.md, "Data parallel").
+  int dist_timeout_s = 1800;
+  // Data parallel: the gradient all-reduce goes in buckets of at most this many MiB, each started
+  // as soon as backward has completed its gradients (PyTorch DDP's bucket_cap_mb).
+  double dist_bucket_mb = 32;
 
   ModelSpec model;
   std::string quantizer_name;

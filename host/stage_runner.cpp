@@ -5,12 +5,14 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "adapter_folder.hpp"
 #include "rlhf/adapter.hpp"
 #include "rlhf/algorithm.hpp"
 #include "rlhf/data_source.hpp"
+#include "rlhf/distributed.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/logging.hpp"
 #include "rlhf/metrics.hpp"
@@ -99,34 +101,46 @@ StageContext stage_context(Pipeline& pipeline, std::size_t index,
 
 RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>& logger,
                        const RunOptions& options) {
-  const int threads = pipeline.threads > 0
-                          ? pipeline.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Data parallel (docs/architecture.md, "Data parallel"): run.threads is the machine's, shared
+  // by the ranks on it; rank 0 alone owns output_dir (lock, logs, metrics, results) and the
+  // others wait for it at a barrier after it prepared the folder and after each stage.
+  Distributed& dist = Distributed::get();
+  int threads = pipeline.threads > 0
+                    ? pipeline.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (dist.active()) threads = std::max(1, threads / dist.local_world_size());
   at::set_num_threads(threads);
 
   if (options.resume && options.overwrite)
     throw Error("--resume and --overwrite contradict each other: choose one");
-  fs::create_directories(pipeline.output_dir);
-  const RunLock lock(pipeline.output_dir, options.command);
-  const auto actions =
-      prepare_run_folder(pipeline.output_dir, options.resume      ? ExistingResults::resume
-                                              : options.overwrite ? ExistingResults::overwrite
-                                                                  : ExistingResults::refuse);
-  add_log_file(*logger, pipeline.output_dir);
-  logger->info("rlhf-host {} (ABI {}) running {} into {}", RLHF_SDK_VERSION, sdk_abi_tag(),
-               pipeline.file.string(), pipeline.output_dir.string());
-  for (const auto& line : actions) logger->info("{}", line);
-  std::vector<nlohmann::ordered_json> fingerprints;
-  for (std::size_t i = 0; i < pipeline.stages.size(); ++i)
-    fingerprints.push_back(stage_fingerprint(pipeline, i));
-  if (options.resume) check_resumable(pipeline, fingerprints);
-  logger->info("device {}, {} threads, seed {}", pipeline.device.str(), threads, pipeline.seed);
-  const std::string resolved = pipeline.resolved_toml();
-  logger->info("resolved pipeline:\n{}", resolved);
-  write_file_atomically(pipeline.output_dir / "pipeline.toml", resolved + "\n");
-
-  MetricsSink metrics(pipeline.output_dir);
-  metrics.add_writer(std::make_unique<TensorBoardRuns>(pipeline.output_dir));
+  std::vector<nlohmann::ordered_json> fingerprints;  // rank 0's
+  std::optional<RunLock> lock;
+  std::optional<MetricsSink> metrics;
+  if (dist.is_main()) {
+    fs::create_directories(pipeline.output_dir);
+    lock.emplace(pipeline.output_dir, options.command);
+    const auto actions =
+        prepare_run_folder(pipeline.output_dir, options.resume      ? ExistingResults::resume
+                                                : options.overwrite ? ExistingResults::overwrite
+                                                                    : ExistingResults::refuse);
+    add_log_file(*logger, pipeline.output_dir);
+    logger->info("rlhf-host {} (ABI {}) running {} into {}", RLHF_SDK_VERSION, sdk_abi_tag(),
+                 pipeline.file.string(), pipeline.output_dir.string());
+    for (const auto& line : actions) logger->info("{}", line);
+    for (std::size_t i = 0; i < pipeline.stages.size(); ++i)
+      fingerprints.push_back(stage_fingerprint(pipeline, i));
+    if (options.resume) check_resumable(pipeline, fingerprints);
+    if (dist.active())
+      logger->info("data parallel: {} ranks ({} on this machine), {} threads each, timeout {} s",
+                   dist.world_size(), dist.local_world_size(), threads, pipeline.dist_timeout_s);
+    logger->info("device {}, {} threads, seed {}", pipeline.device.str(), threads, pipeline.seed);
+    const std::string resolved = pipeline.resolved_toml();
+    logger->info("resolved pipeline:\n{}", resolved);
+    write_file_atomically(pipeline.output_dir / "pipeline.toml", resolved + "\n");
+    metrics.emplace(pipeline.output_dir);
+    metrics->add_writer(std::make_unique<TensorBoardRuns>(pipeline.output_dir));
+  }
+  dist.barrier("waiting for rank 0 to prepare " + pipeline.output_dir.string());
 
   std::shared_ptr<StagePolicy> policy;
   const PolicyLoader& loader = options.loader;
@@ -141,7 +155,8 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
 
   for (std::size_t i = 0; i < pipeline.stages.size(); ++i) {
     StagePlan& stage = pipeline.stages[i];
-    if (options.stop_requested()) {
+    if (dist.any(options.stop_requested(),
+                 "agreeing on a stop before stage '" + stage.name + "'")) {
       logger->warn("stop requested: stage '{}' and later stages not started", stage.name);
       return RunResult::stopped;
     }
@@ -152,9 +167,11 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
     // --resume does not shift the random numbers of the ones after it.
     at::manual_seed(pipeline.seed);
     StageContext ctx = stage_context(pipeline, i, policy, logger, load_model, loader);
-    fs::create_directories(ctx.stage_dir);
-    write_fingerprint(ctx.stage_dir, fingerprints[i]);
-    ctx.metrics = &metrics;
+    if (dist.is_main()) {
+      fs::create_directories(ctx.stage_dir);
+      write_fingerprint(ctx.stage_dir, fingerprints[i]);
+    }
+    ctx.metrics = metrics ? &*metrics : nullptr;
     ctx.resume = options.resume;
     ctx.stop_requested = options.stop_requested;
     if (stage.data) {
@@ -168,11 +185,14 @@ RunResult run_pipeline(Pipeline& pipeline, const std::shared_ptr<spdlog::logger>
     }
     if (stage.reward_model) stage.reward_model->setup(ctx);
     stage.algorithm->run(ctx);
+    // No rank goes on (to the next stage, or to exit) before rank 0 has written this one's.
+    dist.barrier("waiting for rank 0 to finish stage '" + stage.name + "'");
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     logger->info("stage '{}' finished in {:.1f} s", stage.name, seconds);
   }
-  return options.stop_requested() ? RunResult::stopped : RunResult::completed;
+  return dist.any(options.stop_requested(), "agreeing on a stop at the end") ? RunResult::stopped
+                                                                             : RunResult::completed;
 }
 
 }  // namespace rlhf::host

@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev                # LibTorch 1.13.1 (CPU)
+  libgloo-dev                 # Gloo's headers, for c10d's ProcessGroupGloo (data parallel)
   libopenblas0-openmp         # without it LibTorch falls back to reference BLAS (~30x slower)
   libboost-dev libboost-filesystem-dev libboost-program-options-dev libboost-system-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "rlhf/distributed.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/metrics.hpp"
 #include "rlhf/stage_context.hpp"
@@ -10,6 +11,7 @@
 namespace rlhf {
 
 void write_jsonl(const std::filesystem::path& path, const std::vector<std::string>& lines) {
+  if (!Distributed::get().is_main()) return;  // data parallel: rank 0 writes the run's files
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   write_file_atomically(path, [&](FileWriter& out) {
     for (const auto& line : lines) out.write(line + '\n');

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "rlhf/distributed.hpp"
+
 namespace rlhf {
 
 Progress::Progress(std::string label, std::int64_t total, std::int64_t start)
-    : Progress(std::move(label), total, start, ::isatty(STDERR_FILENO) != 0) {}
+    : Progress(std::move(label), total, start,
+               ::isatty(STDERR_FILENO) != 0 && Distributed::get().is_main()) {}
 
 Progress::Progress(std::string label, std::int64_t total, std::int64_t start, bool interactive)
     : label_(std::move(label)),

@@ -8,6 +8,7 @@
 #include "rlhf/adapter.hpp"
 #include "rlhf/batch_pass.hpp"
 #include "rlhf/config.hpp"
+#include "rlhf/distributed.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/stage.hpp"
 #include "rlhf/stage_context.hpp"
@@ -253,15 +254,23 @@ bool ReferencePolicy::precompute_all() {
   const bool was_training = stage_.is_training();
   stage_.set_training(false);
   std::vector<std::pair<std::string, at::Tensor>> tensors;
+  // Data parallel: rank r computes batches r, r + world size, … into tables of zeros, and the
+  // sum over the ranks is every row exactly once (x + 0 is x: the same numbers as one rank).
+  Distributed& dist = Distributed::get();
   for (Split split : {Split::train, Split::eval}) {
     const std::size_t n = sizes_[slot(split)];
     Table t{torch::zeros({static_cast<std::int64_t>(n), k}),
             torch::zeros({static_cast<std::int64_t>(n), k}),
             torch::zeros({static_cast<std::int64_t>(n), k})};
-    const bool complete = for_each_batch(
+    std::size_t batch_number = 0;
+    bool complete = for_each_batch(
         ctx_, std::string("reference log-probs (") + split_name(split) + ")", n,
         static_cast<std::size_t>(stage_.training.per_device_eval_batch_size),
         [&](const std::vector<std::size_t>& indices) {
+          if (dist.active() &&
+              static_cast<int>(batch_number++ % static_cast<std::size_t>(dist.world_size())) !=
+                  dist.rank())
+            return;
           SequenceLogps l = forward(batch_(split, indices));
           std::vector<std::int64_t> idx(indices.begin(), indices.end());
           const at::Tensor i = torch::tensor(idx, torch::kInt64);
@@ -275,6 +284,13 @@ bool ReferencePolicy::precompute_all() {
           put(t.mean, l.mean);
           put(t.tokens, l.tokens);
         });
+    if (dist.active()) {
+      complete = !dist.any(!complete, "agreeing on a stopped reference pass");
+      if (complete)
+        dist.all_reduce_sum(
+            {t.sum, t.mean, t.tokens},
+            std::string("gathering the reference log-probs (") + split_name(split) + ")");
+    }
     if (!complete) {
       stage_.set_training(was_training);
       return false;
@@ -287,6 +303,7 @@ bool ReferencePolicy::precompute_all() {
   }
   stage_.set_training(was_training);
   precomputed_ = true;
+  if (!Distributed::get().is_main()) return true;  // data parallel: rank 0 writes the cache
   fs::create_directories(ctx_.stage_dir);
   save_safetensors(cache, tensors, {{"format", "pt"}, {"content", "reference log-probs"}});
   if (ctx_.logger)

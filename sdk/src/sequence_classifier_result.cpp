@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rlhf/adapter.hpp"
+#include "rlhf/distributed.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/stage_context.hpp"
 #include "rlhf/stage_setup.hpp"
@@ -72,8 +73,10 @@ void write_folder(const fs::path& dir, Write&& write) {
 
 fs::path save_sequence_classifier_result(StageContext& ctx, CausalLM& model,
                                          const torch::Tensor& score_weight) {
-  fs::create_directories(ctx.stage_dir);
   const fs::path model_dir = ctx.stage_dir / "model";
+  // Data parallel: every rank holds the same weights; rank 0 writes them.
+  if (!Distributed::get().is_main()) return model_dir;
+  fs::create_directories(ctx.stage_dir);
   write_folder(model_dir, [&](const fs::path& staged) {
     save_sequence_classifier(model, score_weight, staged);
     complete_saved_folder(staged, SavedFolder::model, ctx.model_path, ctx.chat_template);

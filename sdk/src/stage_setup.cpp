@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "rlhf/adapter.hpp"
+#include "rlhf/distributed.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/policy_setup_check.hpp"
 #include "rlhf/stage_context.hpp"
@@ -32,6 +33,8 @@ std::shared_ptr<CausalLM> prepare_policy(StageContext& ctx, const TrainingConfig
 std::filesystem::path save_stage_result(StageContext& ctx, CausalLM& model) {
   namespace fs = std::filesystem;
   const fs::path dir = ctx.stage_dir / (ctx.adapter ? "adapter" : "model");
+  // Data parallel: every rank holds the same weights; rank 0 writes them.
+  if (!Distributed::get().is_main()) return dir;
   fs::create_directories(ctx.stage_dir);
   // Written next to its real name and swapped in whole: a kill at any instant leaves the
   // previous result or the new one, never a folder with only some of the files.

@@ -9,8 +9,10 @@
 #include "rlhf/adapter.hpp"
 #include "rlhf/batch_pass.hpp"
 #include "rlhf/checkpoint.hpp"
+#include "rlhf/distributed.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/finite.hpp"
+#include "rlhf/gradient_reducer.hpp"
 #include "rlhf/lr_schedule.hpp"
 #include "rlhf/metrics.hpp"
 #include "rlhf/progress.hpp"
@@ -83,6 +85,44 @@ struct LogWindow {
     w.steps = j.at("steps").get<std::int64_t>();
     return w;
   }
+
+  // Data parallel: the window of the whole run, from every rank's (a collective). Sums, weights
+  // and micro-batches add up; grad_norm_sum, steps and tokens are rank 0's, the same on every
+  // rank (the norm is taken after the all-reduce, the tokens are summed every step); the clock
+  // is this rank's.
+  LogWindow merged(Distributed& dist, const std::string& what) const {
+    if (!dist.active()) return *this;
+    nlohmann::json mine = to_json();
+    mine["tokens"] = tokens;
+    LogWindow out;
+    out.began = began;
+    const auto all = dist.all_gather(mine.dump(), what);
+    for (std::size_t r = 0; r < all.size(); ++r) {
+      const auto j = nlohmann::json::parse(all[r]);
+      const LogWindow w = from_json(j);
+      for (std::size_t i = 0; i < w.sums.size(); ++i)
+        out.add_sum(w.sums[i].first, w.sums[i].second, w.weights[i]);
+      out.micro_batches += w.micro_batches;
+      if (r == 0) {
+        out.grad_norm_sum = w.grad_norm_sum;
+        out.steps = w.steps;
+        out.tokens = j.at("tokens").get<std::int64_t>();
+      }
+    }
+    return out;
+  }
+
+ private:
+  void add_sum(const std::string& name, double sum, double weight) {
+    for (std::size_t i = 0; i < sums.size(); ++i)
+      if (sums[i].first == name) {
+        sums[i].second += sum;
+        weights[i] += weight;
+        return;
+      }
+    sums.emplace_back(name, sum);
+    weights.push_back(weight);
+  }
 };
 
 // The first metric whose value is NaN or ±Inf, or nullptr.
@@ -128,8 +168,13 @@ std::vector<std::size_t> epoch_permutation(std::size_t n, std::uint64_t seed, st
   return order;
 }
 
-Trainer::Trainer(StageContext& ctx, TrainingConfig config)
-    : ctx_(ctx), config_(std::move(config)) {}
+Trainer::Trainer(StageContext& ctx, TrainingConfig config) : ctx_(ctx), config_(std::move(config)) {
+  // Data parallel (docs/architecture.md, "Data parallel"): an optimizer step takes
+  // gradient_accumulation_steps micro-batches on every rank, so the loop counts global
+  // micro-batches, world size times as many per step; rank r runs those whose number within the
+  // step is r modulo the world size. One rank's order of examples is unchanged.
+  config_.gradient_accumulation_steps *= Distributed::get().world_size();
+}
 
 std::int64_t Trainer::total_steps(const TrainingTask& task) const {
   return config_.total_steps(static_cast<std::int64_t>(task.train_size));
@@ -184,18 +229,29 @@ std::optional<Metrics> Trainer::evaluate_split(const TrainingTask& task,
   if (task.set_training) task.set_training(false);
   torch::NoGradGuard no_grad;
   LogWindow sums;
+  // Data parallel: rank r evaluates batches r, r + world size, …, and the sums are merged. With
+  // an observer (per-example predictions, eval_only) every rank runs every batch, so rank 0,
+  // which writes them, sees them all.
+  Distributed& dist = Distributed::get();
+  const bool sharded = dist.active() && !observe;
+  std::size_t batch_number = 0;
   auto one_batch = [&](const std::vector<std::size_t>& indices) {
+    if (sharded && static_cast<int>(batch_number++ % static_cast<std::size_t>(dist.world_size())) !=
+                       dist.rank())
+      return;
     StepOutput r = task.step(indices, Split::eval);
     const double weight = static_cast<double>(indices.size());
     sums.add("loss", r.loss.item<double>(), weight);
     for (const auto& [name, value] : r.metrics) sums.add(name, value, weight);
     if (observe) observe(indices, r);
   };
-  const bool complete =
+  bool complete =
       for_each_batch(ctx_, "evaluating", task.eval_size,
                      static_cast<std::size_t>(config_.per_device_eval_batch_size), one_batch);
   if (task.set_training) task.set_training(true);
+  if (dist.active()) complete = !dist.any(!complete, "agreeing on a stopped evaluation");
   if (!complete) return std::nullopt;
+  if (sharded) sums = sums.merged(dist, "merging the evaluation metrics");
   for (const auto& [name, mean] : sums.means()) out.emplace_back("eval_" + name, mean);
   return out;
 }
@@ -206,6 +262,12 @@ bool Trainer::train(const TrainingTask& task) {
   if (task.trainable.empty())
     throw Error("stage '" + ctx_.stage_name + "': nothing to train (no trainable parameters)");
 
+  if (task.begin_epoch && Distributed::get().active())
+    // PPO's "dataset" is a rollout it generates each epoch: sharding it needs rollouts generated
+    // per rank and gathered, and its plugin writes files of its own (samples.jsonl).
+    throw Error("stage '" + ctx_.stage_name +
+                "': data-parallel training of a stage that regenerates its data every epoch "
+                "(PPO) is not supported yet: run this stage without --nproc / WORLD_SIZE");
   const std::int64_t total = total_steps(task);
   if (total <= 0)
     throw Error("stage '" + ctx_.stage_name + "': " + std::to_string(total) +
@@ -217,6 +279,9 @@ bool Trainer::train(const TrainingTask& task) {
   LrSchedule schedule(config_.lr_scheduler_type, config_.learning_rate,
                       config_.num_warmup_steps(total), total);
   auto optimizer = make_adamw(task.trainable, config_);
+  Distributed& dist = Distributed::get();
+  const std::int64_t world = dist.world_size();
+  GradientReducer reducer(task.trainable, dist);  // data parallel only
 
   TrainerState state;
   LogWindow window;
@@ -224,6 +289,17 @@ bool Trainer::train(const TrainingTask& task) {
     if (auto dir = latest_checkpoint(ctx_.stage_dir)) {
       state = load_checkpoint(*dir, task.trainable, *optimizer);
       window = LogWindow::from_json(state.extra.value("log_window", nlohmann::json()));
+      // The checkpoint's window is every rank's merged: rank 0 carries it on alone.
+      if (!dist.is_main()) window = LogWindow();
+      // A checkpoint resumes on any number of ranks; the examples per step change with it.
+      const std::int64_t was = state.extra.value("world_size", std::int64_t{1});
+      if (was != world && dist.is_main() && ctx_.logger)
+        ctx_.logger->warn(
+            "[{}] {} was written by {} rank(s) and resumes on {}: a step now takes {} examples "
+            "instead of {}",
+            ctx_.stage_name, dir->string(), was, world,
+            accumulation * static_cast<std::int64_t>(batch),
+            accumulation / world * was * static_cast<std::int64_t>(batch));
       if (ctx_.logger)
         ctx_.logger->info("[{}] resumed from {} (step {}/{})", ctx_.stage_name, dir->string(),
                           state.global_step, total);
@@ -234,10 +310,25 @@ bool Trainer::train(const TrainingTask& task) {
   }
   if (state.global_step == 0 && state.micro_batch == 0 && state.epoch == 0)
     torch::manual_seed(ctx_.seed);  // dropout draws are part of the seeded run
+  if (dist.active()) {
+    // Every rank starts from rank 0's weights (they are equal when every rank seeded and loaded
+    // the same way; this makes it so when they are not).
+    std::vector<torch::Tensor> weights;
+    for (const auto& [name, tensor] : task.trainable) weights.push_back(tensor.detach());
+    dist.broadcast(weights, "sending rank 0's trainable weights");
+  }
 
   auto save = [&](std::int64_t step) {
     check_weights(step, task);  // a checkpoint never holds weights a run cannot continue from
-    state.extra["log_window"] = window.to_json();
+    // Data parallel: the weights and optimizer state are the same on every rank (the gradients
+    // were all-reduced), so rank 0 alone writes them, with the window of every rank.
+    state.extra["log_window"] =
+        window.merged(dist, "merging the metrics for checkpoint-" + std::to_string(step)).to_json();
+    if (dist.active())
+      state.extra["world_size"] = world;
+    else
+      state.extra.erase("world_size");  // resumed on one rank from a data-parallel checkpoint
+    if (!dist.is_main()) return;
     save_checkpoint(ctx_.stage_dir / ("checkpoint-" + std::to_string(step)), task.trainable,
                     *optimizer, state, [&](const std::filesystem::path& tmp) {
                       if (ctx_.adapter) ctx_.adapter->save(tmp / "adapter");
@@ -248,8 +339,10 @@ bool Trainer::train(const TrainingTask& task) {
   Progress progress(ctx_.stage_name, total, state.global_step);
   if (ctx_.logger)
     ctx_.logger->info(
-        "[{}] training: {} examples, {} optimizer steps, {} x {} micro-batches per step",
-        ctx_.stage_name, task.train_size, total, accumulation, batch);
+        "[{}] training: {} examples, {} optimizer steps, {} x {} micro-batches per step{}",
+        ctx_.stage_name, task.train_size, total, accumulation, batch,
+        world > 1 ? fmt::format(" ({} per rank on {} ranks)", accumulation / world, world)
+                  : std::string());
   if (task.set_training) task.set_training(true);
   std::vector<std::size_t> order = epoch_permutation(task.train_size, ctx_.seed, state.epoch);
   bool evaluated_last = false;
@@ -269,7 +362,8 @@ bool Trainer::train(const TrainingTask& task) {
     const std::int64_t n_micro = std::min(accumulation, micro_per_epoch - state.micro_batch);
     double step_loss = 0;
     std::int64_t step_tokens = 0;
-    for (std::int64_t k = 0; k < n_micro; ++k) {
+    // One rank takes every micro-batch; rank r of `world` those numbered r modulo world.
+    for (std::int64_t k = dist.rank(); k < n_micro; k += world) {
       std::size_t begin = static_cast<std::size_t>(state.micro_batch + k) * batch;
       std::vector<std::size_t> indices(
           order.begin() + static_cast<std::ptrdiff_t>(begin),
@@ -287,6 +381,9 @@ bool Trainer::train(const TrainingTask& task) {
       if (!std::isfinite(loss))
         diverged(state.global_step + 1, "the training loss is " + number(loss));
       check_metrics(state.global_step + 1, r.metrics, "the training");
+      // This rank's last micro-batch of the step: its backward completes the gradients, and
+      // their all-reduce starts bucket by bucket as it goes.
+      if (k + world >= n_micro) reducer.arm();
       (r.loss / static_cast<double>(n_micro)).backward();
       step_loss += loss / static_cast<double>(n_micro);
       step_tokens += r.tokens;
@@ -295,6 +392,27 @@ bool Trainer::train(const TrainingTask& task) {
       ++window.micro_batches;
     }
     state.micro_batch += n_micro;
+    // Each rank's gradient is its micro-batches' share of the step's mean (the losses were
+    // divided by the step's micro-batch count over all ranks): their sum is one rank's gradient.
+    if (dist.active()) {
+      const auto began = std::chrono::steady_clock::now();
+      const std::size_t overlapped = reducer.finish(state.global_step + 1);
+      if (ctx_.logger && ctx_.logger->should_log(spdlog::level::debug))
+        ctx_.logger->debug(
+            "[{}] step {}: gradient all-reduce: {} of {} buckets started during backward, "
+            "{:.2f} ms after it",
+            ctx_.stage_name, state.global_step + 1, overlapped, reducer.bucket_count(),
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began)
+                .count());
+      // The progress line shows the step's tokens and loss over all ranks (float64 holds the
+      // token count exactly).
+      torch::Tensor step_totals =
+          torch::tensor({static_cast<double>(step_tokens), step_loss}, torch::kFloat64);
+      dist.all_reduce_sum({step_totals},
+                          "summing the tokens of step " + std::to_string(state.global_step + 1));
+      step_tokens = static_cast<std::int64_t>(step_totals[0].item<double>());
+      step_loss = step_totals[1].item<double>();
+    }
 
     double grad_norm = clip_grad_norm(task.trainable, config_.max_grad_norm);
     if (!std::isfinite(grad_norm))
@@ -325,12 +443,14 @@ bool Trainer::train(const TrainingTask& task) {
     if (state.global_step % config_.logging_steps == 0 || state.global_step == total) {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - window.began).count();
-      Metrics values = window.means();
-      values.emplace_back("grad_norm", window.grad_norm_sum / static_cast<double>(window.steps));
+      const LogWindow all =
+          window.merged(dist, "merging the metrics of step " + std::to_string(state.global_step));
+      Metrics values = all.means();
+      values.emplace_back("grad_norm", all.grad_norm_sum / static_cast<double>(all.steps));
       values.emplace_back("learning_rate", lr);
       // Only the wall clock differs between runs; a resumed window restarts its clock.
       values.emplace_back("tokens_per_second",
-                          seconds > 0 ? static_cast<double>(window.tokens) / seconds : 0.0);
+                          seconds > 0 ? static_cast<double>(all.tokens) / seconds : 0.0);
       log(state.global_step, epoch, values);
       progress.clear();
       if (ctx_.logger)
@@ -349,7 +469,11 @@ bool Trainer::train(const TrainingTask& task) {
         evaluated_last = true;
       }
     }
-    const bool stop = ctx_.stop_requested();
+    // Data parallel: a stop on any rank stops every rank at the same step.
+    const bool stop = dist.active()
+                          ? dist.any(ctx_.stop_requested(), "agreeing on a stop after step " +
+                                                                std::to_string(state.global_step))
+                          : ctx_.stop_requested();
     if ((config_.save_steps > 0 && state.global_step % config_.save_steps == 0) ||
         (stop && state.global_step < total))
       save(state.global_step);

@@ -23,6 +23,12 @@
 // the value, the checkpoint kept and the likely keys. No checkpoint or result is written from
 // such weights, and metrics.jsonl never receives the value.
 //
+// Data parallel (rlhf-host --nproc N, or torchrun's environment; docs/architecture.md, "Data
+// parallel"): a step takes gradient_accumulation_steps micro-batches on each of the N ranks, in
+// the order one rank would take them (rank r runs the step's micro-batches numbered r mod N);
+// gradients are summed over the ranks before clipping, metrics and eval are merged, and rank 0
+// alone writes. N ranks train as one rank with N times the accumulation.
+//
 // With ctx.resume the newest checkpoint in ctx.stage_dir is loaded first and the loop continues
 // from its step; on CPU the metrics are then bit-identical to an uninterrupted run (data order
 // is a pure function of (seed, epoch); the RNG, optimizer and logging window are restored).
