@@ -9,6 +9,7 @@
 #include "rlhf/policy_setup_check.hpp"
 #include "rlhf/stage_setup.hpp"
 #include "rlhf/toolkit/causal_lm.hpp"
+#include "rlhf/toolkit/tokenizer.hpp"
 
 namespace rlhf {
 
@@ -49,6 +50,16 @@ Stage start_stage(StageContext& ctx, const TrainingConfig& training) {
   }
   stage.tokenizer = ctx.tokenizer();
   stage.chat_template = ChatTemplate::for_model(ctx.chat_template, ctx.model_path);
+  // A named template on a model whose vocabulary lacks its end-of-turn marker (zephyr's "</s>"
+  // on a Llama-3 folder): the marker is trained as ordinary text and generation stops only at
+  // EOS. Allowed, as transformers renders any template, but worth a line.
+  const std::string end = stage.chat_template.end_of_turn();
+  if (!end.empty() && stage.tokenizer->token_to_id(end) < 0)
+    spdlog::warn(
+        "chat template '{}' ends an assistant turn with '{}', which is not a token of {}: it "
+        "is trained as plain text and generation stops only at EOS (chat_template = \"auto\" "
+        "uses the model's own template)",
+        stage.chat_template.name(), end, ctx.model_path.string());
   return stage;
 }
 
