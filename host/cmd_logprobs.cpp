@@ -154,7 +154,7 @@ int run_logprobs(const std::vector<std::string>& args) {
         }
       const auto batch = rlhf::collate(rows, tokenizer->pad_id());
       const auto logps =
-          rlhf::sequence_logps(model->forward(batch.input_ids, batch.attention_mask), batch.labels);
+          rlhf::sequence_logps(rlhf::completion_logits(*model, batch, /*rows_per_example=*/2));
       const auto n = static_cast<std::int64_t>(end - start);
       for (std::int64_t i = 0; i < n; ++i) {
         nlohmann::ordered_json line;

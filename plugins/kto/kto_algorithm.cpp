@@ -55,8 +55,10 @@ void KtoAlgorithm::run(StageContext& ctx) {
     KtoBatch batch = batch_of(split, indices);
     // The reference first (a frozen reference adapter swaps into the live one for its forward).
     KtoLogps ref = split_kto_logps(reference.logps(split, indices, batch.batch), batch.rows);
-    at::Tensor logits = stage.model->forward(batch.batch.input_ids, batch.batch.attention_mask);
-    KtoLogps policy = split_kto_logps(sequence_logps(logits, batch.batch.labels), batch.rows);
+    // Row i and its mismatched KL row share the prompt: one packed row runs it once.
+    KtoLogps policy = split_kto_logps(
+        sequence_logps(completion_logits(*stage.model, batch.batch, /*rows_per_example=*/2)),
+        batch.rows);
     KtoLossOutput out =
         kto_loss(policy, ref, batch.desirable, beta_, desirable_weight_, undesirable_weight_);
     StepOutput step{out.loss, kto_metrics(out, policy.matched, batch.desirable), batch.tokens, {}};

@@ -3,8 +3,8 @@
 //
 //   rows = tokenize_kto_rows(*ctx.data, Split::train, *tokenizer, chat_template, training);
 //   KtoBatch batch = collate_kto(rows, indices, tokenizer->pad_id(), training);
-//   logits = model.forward(batch.batch.input_ids, batch.batch.attention_mask);
-//   KtoLogps policy = split_kto_logps(sequence_logps(logits, batch.batch.labels), batch.rows);
+//   KtoLogps policy = split_kto_logps(sequence_logps(completion_logits(model, batch.batch, 2)),
+//                                     batch.rows);
 //   kto_loss(policy, reference, batch.desirable, beta, …)
 //
 // Mismatched rows follow TRL's KTOTrainer._get_kl_dataset ("adding a +1 offset to the order of

@@ -38,11 +38,11 @@ void SftAlgorithm::run(StageContext& ctx) {
           static_cast<std::int64_t>(picked.back().prompt.size() + picked.back().completion.size());
     }
     Batch batch = collate(picked, pad_id);
-    at::Tensor logits = stage.model->forward(batch.input_ids, batch.attention_mask);
-    SftLossOutput loss = sft_loss(logits, batch.labels);
+    const CompletionLogits completion = completion_logits(*stage.model, batch);
+    SftLossOutput loss = sft_loss(completion);
     StepOutput out{loss.loss, {{"mean_token_accuracy", loss.mean_token_accuracy}}, tokens, {}};
     if (training_.eval_only) {
-      SequenceLogps logps = sequence_logps(logits, batch.labels);
+      SequenceLogps logps = sequence_logps(completion);
       out.predictions = {{"completion_logps", logps.sum.detach().to(torch::kCPU)},
                          {"completion_tokens", logps.tokens.to(torch::kCPU).to(torch::kLong)}};
     }

@@ -10,6 +10,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "rlhf/toolkit/logprobs.hpp"
+
 namespace rlhf::sft {
 
 struct SftLossOutput {
@@ -18,7 +20,7 @@ struct SftLossOutput {
   std::int64_t completion_tokens = 0;
 };
 
-// logits [B, T, V], labels [B, T] (kIgnoreIndex where masked).
-SftLossOutput sft_loss(const at::Tensor& logits, const at::Tensor& labels);
+// The completion logits of a batch (completion_logits(model, batch)).
+SftLossOutput sft_loss(const CompletionLogits& completion);
 
 }  // namespace rlhf::sft

@@ -112,42 +112,33 @@ CausalLM::CausalLM(const ModelConfig& config, torch::ScalarType dtype, const Wei
 
 namespace {
 
-// The decoder on new tokens `input_ids` [B, T] after what `cache` holds (nullptr = no cache).
-// Returns the final normalised hidden states [B, T, H].
-torch::Tensor run_decoder(CausalLM& lm, const torch::Tensor& input_ids,
-                          const torch::Tensor& attention_mask, KVCache* cache, bool checkpointing) {
+// Every layer's attention inputs: rotary tables at the query positions [B, T], `blocked`
+// [B, 1, T, Tk] (true = key not visible), and with a sliding window the keys beyond it, measured
+// between query positions and key positions [B, Tk].
+detail::AttentionInputs attention_inputs(const CausalLM& lm, const torch::Tensor& query_pos,
+                                         const torch::Tensor& key_pos,
+                                         const torch::Tensor& blocked) {
   const ModelConfig& cfg = lm.config();
-  if (input_ids.dim() != 2 || attention_mask.sizes() != input_ids.sizes())
-    throw Error("CausalLM::forward: input_ids and attention_mask must both be [B, T]");
-  const auto& model = *lm.impl->model;
-  const auto device = input_ids.device();
-  const auto T = input_ids.size(1);
-  const torch::Tensor new_mask = attention_mask.to(torch::kInt64);
-  const std::int64_t past = cache ? cache->length() : 0;
-  const torch::Tensor full_mask =
-      past > 0 ? torch::cat({cache->attention_mask.to(device, torch::kInt64), new_mask}, 1)
-               : new_mask;
-  const auto Tk = full_mask.size(1);
-
-  // Positions count real tokens only: the first non-pad token of a row is position 0.
-  const torch::Tensor key_pos = (full_mask.cumsum(1) - 1).clamp_min(0);  // [B, Tk]
-  const torch::Tensor query_pos = key_pos.narrow(1, past, T);            // [B, T]
-
   detail::AttentionInputs in;
   detail::rotary_tables(cfg, query_pos, lm.dtype(), in.cos, in.sin);
-  const auto iopts = torch::TensorOptions().dtype(torch::kInt64).device(device);
-  const torch::Tensor q_index = torch::arange(past, past + T, iopts).view({1, 1, T, 1});
-  const torch::Tensor k_index = torch::arange(0, Tk, iopts).view({1, 1, 1, Tk});
-  in.blocked = (k_index > q_index) | (full_mask == 0).view({-1, 1, 1, Tk});
+  in.blocked = blocked;
   if (cfg.sliding_window) {
     // Mistral (every layer) and Qwen2 (layers from max_window_layers on): a query sees at most
     // `sliding_window` keys, itself included.
+    const auto T = query_pos.size(1), Tk = key_pos.size(1);
     const torch::Tensor distance = query_pos.view({-1, 1, T, 1}) - key_pos.view({-1, 1, 1, Tk});
     in.blocked_in_window = in.blocked | (distance >= *cfg.sliding_window);
   }
+  return in;
+}
 
+// The decoder layers and final norm on new tokens `input_ids` [B, T] after what `cache` holds
+// (nullptr = no cache). Returns the final normalised hidden states [B, T, H].
+torch::Tensor run_layers(CausalLM& lm, const torch::Tensor& input_ids,
+                         const detail::AttentionInputs& in, KVCache* cache, bool checkpointing) {
+  const auto& model = *lm.impl->model;
   torch::Tensor h = torch::embedding(model.embed_tokens->weight, input_ids);
-  const auto L = static_cast<std::size_t>(cfg.num_hidden_layers);
+  const auto L = static_cast<std::size_t>(lm.config().num_hidden_layers);
   if (cache && cache->keys.size() != L) {
     cache->keys.assign(L, torch::Tensor());
     cache->values.assign(L, torch::Tensor());
@@ -164,8 +155,36 @@ torch::Tensor run_decoder(CausalLM& lm, const torch::Tensor& input_ids,
       h = layer.forward(h, in);
     }
   }
-  if (cache) cache->attention_mask = full_mask;
   return model.norm->forward(h);
+}
+
+// The decoder on new tokens `input_ids` [B, T] with their padding mask, after what `cache` holds
+// (nullptr = no cache). Returns the final normalised hidden states [B, T, H].
+torch::Tensor run_decoder(CausalLM& lm, const torch::Tensor& input_ids,
+                          const torch::Tensor& attention_mask, KVCache* cache, bool checkpointing) {
+  if (input_ids.dim() != 2 || attention_mask.sizes() != input_ids.sizes())
+    throw Error("CausalLM::forward: input_ids and attention_mask must both be [B, T]");
+  const auto device = input_ids.device();
+  const auto T = input_ids.size(1);
+  const torch::Tensor new_mask = attention_mask.to(torch::kInt64);
+  const std::int64_t past = cache ? cache->length() : 0;
+  const torch::Tensor full_mask =
+      past > 0 ? torch::cat({cache->attention_mask.to(device, torch::kInt64), new_mask}, 1)
+               : new_mask;
+  const auto Tk = full_mask.size(1);
+
+  // Positions count real tokens only: the first non-pad token of a row is position 0.
+  const torch::Tensor key_pos = (full_mask.cumsum(1) - 1).clamp_min(0);  // [B, Tk]
+  const torch::Tensor query_pos = key_pos.narrow(1, past, T);            // [B, T]
+  const auto iopts = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  const torch::Tensor q_index = torch::arange(past, past + T, iopts).view({1, 1, T, 1});
+  const torch::Tensor k_index = torch::arange(0, Tk, iopts).view({1, 1, 1, Tk});
+  const torch::Tensor blocked = (k_index > q_index) | (full_mask == 0).view({-1, 1, 1, Tk});
+
+  torch::Tensor h = run_layers(lm, input_ids, attention_inputs(lm, query_pos, key_pos, blocked),
+                               cache, checkpointing);
+  if (cache) cache->attention_mask = full_mask;
+  return h;
 }
 
 }  // namespace
@@ -173,6 +192,27 @@ torch::Tensor run_decoder(CausalLM& lm, const torch::Tensor& input_ids,
 torch::Tensor CausalLM::hidden_states(const torch::Tensor& input_ids,
                                       const torch::Tensor& attention_mask) {
   return run_decoder(*this, input_ids, attention_mask, nullptr, gradient_checkpointing_);
+}
+
+torch::Tensor CausalLM::packed_hidden_states(const torch::Tensor& input_ids,
+                                             const torch::Tensor& positions,
+                                             const torch::Tensor& branches) {
+  if (input_ids.dim() != 2 || positions.sizes() != input_ids.sizes() ||
+      branches.sizes() != input_ids.sizes())
+    throw Error("CausalLM::packed_hidden_states: input_ids, positions and branches must be [B, T]");
+  const auto T = input_ids.size(1);
+  const auto iopts = torch::TensorOptions().dtype(torch::kInt64).device(input_ids.device());
+  const torch::Tensor pos = positions.to(torch::kInt64);
+  const torch::Tensor branch = branches.to(torch::kInt64);
+  const torch::Tensor index = torch::arange(0, T, iopts);
+  const torch::Tensor key_branch = branch.view({-1, 1, 1, T});
+  const torch::Tensor query_branch = branch.view({-1, 1, T, 1});
+  // Query i sees key j ≤ i of the shared prefix (branch 0) or of its own branch.
+  const torch::Tensor visible = (index.view({1, 1, 1, T}) <= index.view({1, 1, T, 1})) &
+                                (key_branch >= 0) &
+                                ((key_branch == 0) | (key_branch == query_branch));
+  return run_layers(*this, input_ids, attention_inputs(*this, pos, pos, ~visible), nullptr,
+                    gradient_checkpointing_);
 }
 
 torch::Tensor CausalLM::lm_head(const torch::Tensor& hidden) {

@@ -39,6 +39,27 @@ SequenceLogps sequence_logps(const at::Tensor& logits, const at::Tensor& labels)
   return out;
 }
 
+SequenceLogps sequence_logps(const CompletionLogits& completion) {
+  const auto& c = completion;
+  if (c.logits.dim() != 2 || c.targets.dim() != 1 || c.rows.sizes() != c.targets.sizes() ||
+      c.logits.size(0) != c.targets.size(0))
+    throw Error("sequence_logps: expected completion logits [N, V], targets [N] and rows [N]");
+  const at::Tensor z = c.logits.to(torch::kFloat32);
+  const at::Tensor per_token = token_logps(z.unsqueeze(0), c.targets.unsqueeze(0)).squeeze(0);
+  const at::Tensor zeros = torch::zeros({c.batch_rows}, z.options());
+  SequenceLogps out;
+  out.sum = zeros.index_add(0, c.rows, per_token);
+  {
+    torch::NoGradGuard no_grad;
+    out.tokens = zeros.index_add(0, c.rows, torch::ones({c.targets.size(0)}, z.options()));
+    const auto V = static_cast<double>(z.size(1));
+    out.logits_mean =
+        zeros.index_add(0, c.rows, z.detach().sum(-1)) / (out.tokens.clamp_min(1.0) * V);
+  }
+  out.mean = out.sum / out.tokens.clamp_min(1.0);
+  return out;
+}
+
 at::Tensor token_logps(const at::Tensor& logits, const at::Tensor& tokens) {
   if (logits.dim() != 3 || tokens.dim() != 2 || logits.size(0) != tokens.size(0) ||
       logits.size(1) != tokens.size(1))

@@ -111,8 +111,8 @@ PairLogps split_pair_logps(const SequenceLogps& rows, std::int64_t pairs) {
 }
 
 PairLogps concatenated_forward(CausalLM& model, const PairBatch& batch) {
-  at::Tensor logits = model.forward(batch.batch.input_ids, batch.batch.attention_mask);
-  return split_pair_logps(sequence_logps(logits, batch.batch.labels), batch.pairs);
+  const CompletionLogits completion = completion_logits(model, batch.batch, /*rows_per_example=*/2);
+  return split_pair_logps(sequence_logps(completion), batch.pairs);
 }
 
 }  // namespace rlhf

@@ -203,10 +203,11 @@ void ReferencePolicy::with_reference(const std::function<void(CausalLM& model)>&
 }
 
 SequenceLogps ReferencePolicy::forward(const Batch& batch) {
-  at::Tensor logits;
-  with_reference(
-      [&](CausalLM& model) { logits = model.forward(batch.input_ids, batch.attention_mask); });
-  return sequence_logps(logits, batch.labels);
+  SequenceLogps out;
+  with_reference([&](CausalLM& model) {
+    out = sequence_logps(completion_logits(model, batch, rows_per_example_));
+  });
+  return out;
 }
 
 SequenceLogps ReferencePolicy::logps(Split split, const std::vector<std::size_t>& indices,

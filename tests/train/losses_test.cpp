@@ -147,7 +147,22 @@ TEST(SftLoss, CompletionOnlyCrossEntropyAndAccuracy) {
   auto labels = torch::tensor(std::vector<std::int64_t>{X, X, 3, 1, 6, X, 2, 2, X, X}).view({2, 5});
   // Make one prediction right on purpose: position 1 of row 0 predicts label 3.
   logits[0][1][3] = 10.0;
-  auto out = sft::sft_loss(logits, labels);
+  // The completion logits as completion_logits() gathers them: the logits at t−1 of each label t.
+  CompletionLogits completion;
+  std::vector<at::Tensor> picked;
+  std::vector<std::int64_t> targets, rows;
+  for (int b = 0; b < 2; ++b)
+    for (int t = 1; t < 5; ++t)
+      if (labels[b][t].item<std::int64_t>() != kIgnoreIndex) {
+        picked.push_back(logits[b][t - 1]);
+        targets.push_back(labels[b][t].item<std::int64_t>());
+        rows.push_back(b);
+      }
+  completion.logits = torch::stack(picked);
+  completion.targets = torch::tensor(targets);
+  completion.rows = torch::tensor(rows);
+  completion.batch_rows = 2;
+  auto out = sft::sft_loss(completion);
   double nll = 0, count = 0, correct = 0;
   for (int b = 0; b < 2; ++b)
     for (int t = 1; t < 5; ++t) {

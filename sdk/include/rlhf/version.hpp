@@ -20,9 +20,12 @@
 // 4: TrainingTask gained begin_epoch (PPO's rollouts); ReferencePolicy gained with_reference and
 //    a member; new: token_logps, stop_token_ids, completion_text, sequence_classifier.hpp,
 //    sequence_classifier_result.hpp.
+// 5: tokenizer.json tokenizers, model families, Jinja chat templates (chat_template.hpp,
+//    model_config.hpp, tokenizer.hpp). 5.1: completion_logits, CompletionLogits,
+//    sequence_logps(CompletionLogits), CausalLM::packed_hidden_states.
 #define RLHF_SDK_ABI_VERSION 5
 #ifndef RLHF_SDK_ABI_MINOR  // a test plugin overrides it to pose as built against a newer SDK
-#define RLHF_SDK_ABI_MINOR 0
+#define RLHF_SDK_ABI_MINOR 1
 #endif
 #define RLHF_SDK_VERSION "0.1.0"
 
