@@ -105,8 +105,11 @@ void PpoAlgorithm::run(StageContext& ctx) {
   if (chunks < ranks && data_parallel::is_main() && ctx.logger)
     ctx.logger->warn(
         "[{}] a rollout batch of {} rows is {} chunk(s) of local_rollout_forward_batch_size = {}: "
-        "ranks {}..{} generate nothing; set it to at most {} for every rank to generate",
-        ctx.stage_name, R, chunks, chunk, chunks, ranks - 1, R / ranks);
+        "{} nothing; set it to at most {} for every rank to generate",
+        ctx.stage_name, R, chunks, chunk,
+        chunks + 1 == ranks ? fmt::format("rank {} generates", chunks)
+                            : fmt::format("ranks {} to {} generate", chunks, ranks - 1),
+        R / ranks);
   auto chunk_end = [&](std::int64_t c) { return std::min(R, (c + 1) * chunk); };
   auto collect = [&](std::int64_t k) {
     torch::NoGradGuard no_grad;

@@ -401,8 +401,8 @@ TEST(Dist, AStopOnOneRankStopsEveryRankAtTheSameStep) {
 // them the eval split; rollout batches of 2 × `accumulation` × ranks × 2 mini-batches = 16 rows,
 // generated in 4 chunks of 4 (2 per rank on 2 ranks), sampled at temperature 0.7; 2 rollouts ×
 // 2 PPO epochs × 2 mini-batches = 8 optimizer steps; the eval split in 3 batches of 3, 3 and 2.
-fs::path write_ppo_pipeline(const fs::path& dir, int accumulation,
-                            const fs::path& output_dir = {}) {
+fs::path write_ppo_pipeline(const fs::path& dir, int accumulation, const fs::path& output_dir = {},
+                            const std::string& extra_keys = "") {
   const fs::path prompts = head_of(kSource / "examples/data/color_prompts.jsonl", dir, 40);
   std::ostringstream toml;
   toml << "[run]\noutput_dir = \"" << (output_dir.empty() ? dir / "run" : output_dir).string()
@@ -416,6 +416,7 @@ fs::path write_ppo_pipeline(const fs::path& dir, int accumulation,
        << "response_length = 6\nlocal_rollout_forward_batch_size = 4\n"
        << "missing_eos_penalty = 0.5\nper_device_eval_batch_size = 3\n"
        << "num_sample_generations = 2\nlogging_steps = 1\n"
+       << extra_keys
        << "reward_model = { plugin = \"rule\", rules = [ { kind = \"regex\", pattern = \"e\" }, "
        << "{ kind = \"length\", target = 4, weight = -0.1 } ] }\n"
        << "data = { plugin = \"jsonl\", path = \"" << prompts.string()
@@ -494,6 +495,28 @@ TEST(Dist, PpoOnTwoRanksTrainsAsOneRank) {
     EXPECT_EQ(e1[i]["score"], e2[i]["score"]) << "eval row " << i;
   }
   EXPECT_EQ(result_files(one_dir / "run"), result_files(two_dir / "run"));
+}
+
+// Stopped after the first rollout batch's 4 steps (checkpoint-4), a 2-rank PPO run resumes on 2
+// ranks, regenerates the second batch from the checkpoint's weights, and ends with the adapter of
+// the uninterrupted run, bit for bit.
+TEST(Dist, PpoResumesOnTwoRanksAtARolloutBoundary) {
+  TempDir dir;
+  const auto pipeline = write_ppo_pipeline(dir.path(), 2, {}, "save_steps = 4\n");
+  ASSERT_EQ(run_host({"--nproc", "2", pipeline.string()}, dir.path(), 300).exit_code, 0);
+  const fs::path stage = dir / "run/ppo";
+  const fs::path whole = dir / "uninterrupted.safetensors";
+  fs::copy_file(stage / "adapter/adapter_model.safetensors", whole);
+  for (const char* gone : {"checkpoint-8", "adapter", "stage_complete.json"})
+    fs::remove_all(stage / gone);
+  const auto resumed = run_host({"--nproc", "2", pipeline.string(), "--resume"}, dir.path(), 300);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.describe();
+  EXPECT_NE(resumed.output.find("resumed from " + (stage / "checkpoint-4").string()),
+            std::string::npos)
+      << resumed.output;
+  SafetensorsFile a(whole), b(stage / "adapter/adapter_model.safetensors");
+  ASSERT_EQ(a.names(), b.names());
+  for (const auto& name : a.names()) EXPECT_TRUE(a.load(name).equal(b.load(name))) << name;
 }
 
 // Rank 0 alone writes: rank 1, started by torchrun's environment with its own pipeline file
