@@ -9,6 +9,7 @@
 #include "completions.hpp"
 #include "ppo_eval.hpp"
 #include "rlhf/config.hpp"
+#include "rlhf/data_parallel.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/reference_policy.hpp"
 #include "rlhf/stage.hpp"
@@ -17,6 +18,7 @@
 #include "rlhf/toolkit/generation.hpp"
 #include "rlhf/toolkit/tokenizer.hpp"
 #include "rollout.hpp"
+#include "rollout_shard.hpp"
 
 namespace rlhf::ppo {
 
@@ -72,7 +74,9 @@ void PpoAlgorithm::run(StageContext& ctx) {
   }
   if (rows.train.empty()) throw Error("stage '" + ctx.stage_name + "': no training prompts");
 
-  const std::int64_t R = options_.rollout_batch_size();
+  // On N ranks a rollout batch is N times one rank's, as the Trainer's global batch: N ranks
+  // with gradient_accumulation_steps = a train as one rank with N·a.
+  const std::int64_t R = options_.rollout_batch_size() * data_parallel::world_size();
   const auto prompts = static_cast<std::int64_t>(rows.train.size());
   const std::int64_t episodes =
       options_.total_episodes > 0
@@ -96,6 +100,17 @@ void PpoAlgorithm::run(StageContext& ctx) {
   Rollout rollout;
   nlohmann::ordered_json samples = nlohmann::ordered_json::array();
   const std::int64_t chunk = options_.local_rollout_forward_batch_size;
+  const std::vector<std::int64_t> my_chunks = rank_chunks(R, chunk);
+  const std::int64_t chunks = (R + chunk - 1) / chunk, ranks = data_parallel::world_size();
+  if (chunks < ranks && data_parallel::is_main() && ctx.logger)
+    ctx.logger->warn(
+        "[{}] a rollout batch of {} rows is {} chunk(s) of local_rollout_forward_batch_size = {}: "
+        "{} nothing; set it to at most {} for every rank to generate",
+        ctx.stage_name, R, chunks, chunk,
+        chunks + 1 == ranks ? fmt::format("rank {} generates", chunks)
+                            : fmt::format("ranks {} to {} generate", chunks, ranks - 1),
+        R / ranks);
+  auto chunk_end = [&](std::int64_t c) { return std::min(R, (c + 1) * chunk); };
   auto collect = [&](std::int64_t k) {
     torch::NoGradGuard no_grad;
     stage.set_training(false);
@@ -105,49 +120,84 @@ void PpoAlgorithm::run(StageContext& ctx) {
       r.prompts.push_back(episode_prompt(k * R + j, rows.train.size(), ctx.seed));
       batch.push_back(&rows.train[r.prompts.back()]);
     }
+    // This rank's chunks of the batch, generated and scored; chunk c samples with seed g.seed + c
+    // on whichever rank generates it (generate_completions' rule), so the batch does not depend
+    // on the number of ranks.
     GenerationConfig g = generation;
     g.seed = ctx.seed * 1000003ULL + static_cast<std::uint64_t>(k) * 7919ULL;
-    Completions done = generate_completions(*stage.model, *stage.tokenizer, batch, g, chunk);
+    ScoredRows mine;
     std::vector<Example> examples;
-    std::vector<std::vector<std::int64_t>> prompt_ids;
-    for (const PromptRow* p : batch) {
-      examples.push_back(p->example);
-      prompt_ids.push_back(p->ids);
+    std::vector<std::string> texts;
+    for (const std::int64_t c : my_chunks) {
+      const std::int64_t begin = c * chunk, end = chunk_end(c);
+      GenerationConfig gc = g;
+      gc.seed = g.seed + static_cast<std::uint64_t>(c);
+      Completions done = generate_completions(
+          *stage.model, *stage.tokenizer,
+          std::vector<const PromptRow*>(batch.begin() + begin, batch.begin() + end), gc, chunk);
+      for (std::int64_t j = begin; j < end; ++j) {
+        const auto i = static_cast<std::size_t>(j - begin);
+        mine.rows.push_back(static_cast<std::size_t>(j));
+        mine.ids.push_back(std::move(done.ids[i]));
+        mine.has_eos.push_back(done.has_eos[i]);
+        examples.push_back(batch[static_cast<std::size_t>(j)]->example);
+        texts.push_back(std::move(done.texts[i]));
+      }
+      mine.new_tokens += done.new_tokens;
+      mine.seconds += done.seconds;
     }
-    r.completions = done.texts;
-    r.has_eos = done.has_eos;
-    r.seq = pad_sequences(prompt_ids, done.ids, generation.pad_token_id);
-    r.scores = checked_scores(*ctx.reward_model, ctx.stage_name, examples, done.texts);
-    if (options_.missing_eos_penalty)
-      for (std::int64_t i = 0; i < R; ++i)
-        if (!r.has_eos[static_cast<std::size_t>(i)]) r.scores[i] -= *options_.missing_eos_penalty;
-    // Old log-probs and values, then the reference's, chunk by chunk.
-    std::vector<at::Tensor> logps, values, ref_logps;
-    for (std::int64_t s = 0; s < R; s += chunk) {
-      const at::Tensor index = torch::arange(s, std::min(R, s + chunk), torch::kInt64);
-      const Sequences part = r.seq.rows(index);
+    if (!texts.empty()) {
+      at::Tensor s = checked_scores(*ctx.reward_model, ctx.stage_name, examples, texts);
+      for (std::size_t i = 0; i < texts.size(); ++i) {
+        const auto row = static_cast<std::int64_t>(i);
+        if (options_.missing_eos_penalty && !mine.has_eos[i])
+          s[row] -= *options_.missing_eos_penalty;  // in float32, as the score is kept
+        mine.scores.push_back(s[row].item<double>());
+      }
+    }
+    // Every rank holds the whole batch: whitening, the mini-batch shuffle and the metrics are
+    // over all of it, as on one rank.
+    const ScoredRows all = gather_rows(mine, static_cast<std::size_t>(R),
+                                       "gathering rollout " + std::to_string(k + 1));
+    std::vector<std::vector<std::int64_t>> prompt_ids;
+    for (const PromptRow* p : batch) prompt_ids.push_back(p->ids);
+    r.has_eos = all.has_eos;
+    r.seq = pad_sequences(prompt_ids, all.ids, generation.pad_token_id);
+    r.scores = torch::tensor(all.scores, torch::kFloat64).to(torch::kFloat32);
+    for (const auto& ids : all.ids)
+      r.completions.push_back(completion_text(*stage.tokenizer, ids, generation.eos_token_ids));
+    // Old log-probs and values, then the reference's, of this rank's chunks, into zero-filled
+    // [R, N] tables summed over the ranks: every rank then holds every row, bit for bit.
+    const std::int64_t N = r.seq.labels.size(1);
+    r.logps = torch::zeros({R, N}, torch::kFloat32);
+    r.values = torch::zeros({R, N}, torch::kFloat32);
+    r.ref_logps = torch::zeros({R, N}, torch::kFloat32);
+    for (const std::int64_t c : my_chunks) {
+      const std::int64_t begin = c * chunk, end = chunk_end(c);
+      const Sequences part = r.seq.rows(torch::arange(begin, end, torch::kInt64));
       reference.with_reference([&](CausalLM& model) {
-        ref_logps.push_back(policy_tokens(model, nullptr, part, options_.temperature).logps);
+        r.ref_logps.narrow(0, begin, end - begin)
+            .copy_(policy_tokens(model, nullptr, part, options_.temperature).logps);
       });
       PolicyTokens now = policy_tokens(*stage.model, &head, part, options_.temperature);
-      logps.push_back(now.logps);
-      values.push_back(now.values);
+      r.logps.narrow(0, begin, end - begin).copy_(now.logps);
+      r.values.narrow(0, begin, end - begin).copy_(now.values);
     }
-    r.logps = torch::cat(logps).to(torch::kCPU);
-    r.values = torch::cat(values).to(torch::kCPU);
-    r.ref_logps = torch::cat(ref_logps).to(torch::kCPU);
+    data_parallel::all_reduce_sum({r.logps, r.values, r.ref_logps},
+                                  "gathering the log-probs of rollout " + std::to_string(k + 1));
     compute_advantages(r, options_);
     r.metrics.emplace_back("episode", static_cast<double>((k + 1) * R));
     r.metrics.emplace_back(
         "rollout/tokens_per_second",
-        done.seconds > 0 ? static_cast<double>(done.new_tokens) / done.seconds : 0.0);
+        all.seconds > 0 ? static_cast<double>(all.new_tokens) / all.seconds : 0.0);
     if (ctx.logger)
       ctx.logger->info(
           "[{}] rollout {}/{}: {} completions, {} new tokens in {:.2f} s, mean score "
           "{:.4f}",
-          ctx.stage_name, k + 1, rollouts, R, done.new_tokens, done.seconds,
+          ctx.stage_name, k + 1, rollouts, R, all.new_tokens, all.seconds,
           r.scores.mean().item<double>());
-    if (sample_every > 0 && (k % sample_every == 0 || k + 1 == rollouts)) {
+    if (sample_every > 0 && (k % sample_every == 0 || k + 1 == rollouts) &&
+        data_parallel::is_main()) {
       for (std::int64_t i = 0; i < std::min<std::int64_t>(R, 4); ++i) {
         const auto row = static_cast<std::size_t>(i);
         nlohmann::ordered_json line;

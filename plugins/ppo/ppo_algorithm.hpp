@@ -4,7 +4,9 @@
 // (rlhf/toolkit/generation.hpp) and the one training loop (rlhf/trainer.hpp):
 //
 //   for each rollout batch of R = per_device_train_batch_size × gradient_accumulation_steps ×
-//   num_mini_batches prompts (the Trainer's begin_epoch hook, every num_ppo_epochs epochs):
+//   num_mini_batches × ranks prompts (the Trainer's begin_epoch hook, every num_ppo_epochs
+//   epochs; on N ranks each generates and scores its chunks and every rank gathers the whole
+//   batch, rollout_shard.hpp):
 //     generate completions (temperature, response_length, stop at EOS / end of turn);
 //     score them with the stage's reward_model (minus missing_eos_penalty without a stop token);
 //     per-token log-probs, reference log-probs and values; KL-penalised rewards; GAE; whiten;
@@ -31,7 +33,8 @@
 //
 // Files in the stage folder: samples.jsonl (num_sample_generations times: a few rollout prompts
 // with completions and scores), eval_completions.jsonl (eval_only, or the eval split after
-// training: index, source, prompt, completion, score, completion_tokens).
+// training: index, source, prompt, completion, score, completion_tokens); on N ranks rank 0
+// alone writes them.
 #pragma once
 
 #include "ppo_options.hpp"

@@ -262,12 +262,6 @@ bool Trainer::train(const TrainingTask& task) {
   if (task.trainable.empty())
     throw Error("stage '" + ctx_.stage_name + "': nothing to train (no trainable parameters)");
 
-  if (task.begin_epoch && Distributed::get().active())
-    // PPO's "dataset" is a rollout it generates each epoch: sharding it needs rollouts generated
-    // per rank and gathered, and its plugin writes files of its own (samples.jsonl).
-    throw Error("stage '" + ctx_.stage_name +
-                "': data-parallel training of a stage that regenerates its data every epoch "
-                "(PPO) is not supported yet: run this stage without --nproc / WORLD_SIZE");
   const std::int64_t total = total_steps(task);
   if (total <= 0)
     throw Error("stage '" + ctx_.stage_name + "': " + std::to_string(total) +

@@ -397,30 +397,144 @@ TEST(Dist, AStopOnOneRankStopsEveryRankAtTheSameStep) {
   expect_complete_checkpoints(dir / "run/sft");
 }
 
-// PPO regenerates its data (a rollout) every epoch: with two ranks it is refused, before any step,
-// on every rank.
-TEST(Dist, PpoIsRefusedOnTwoRanks) {
-  TempDir dir;
+// A PPO pipeline on the tiny model (output `dir/run`, or `output_dir`): 40 color prompts, 8 of
+// them the eval split; rollout batches of 2 × `accumulation` × ranks × 2 mini-batches = 16 rows,
+// generated in 4 chunks of 4 (2 per rank on 2 ranks), sampled at temperature 0.7; 2 rollouts ×
+// 2 PPO epochs × 2 mini-batches = 8 optimizer steps; the eval split in 3 batches of 3, 3 and 2.
+fs::path write_ppo_pipeline(const fs::path& dir, int accumulation, const fs::path& output_dir = {},
+                            const std::string& extra_keys = "") {
+  const fs::path prompts = head_of(kSource / "examples/data/color_prompts.jsonl", dir, 40);
   std::ostringstream toml;
-  toml
-      << "[run]\noutput_dir = \"" << (dir / "run").string() << "\"\nthreads = 1\n"
-      << "[model]\npath = \"" << tiny_model().string() << "\"\nchat_template = \"zephyr\"\n"
-      << "[adapter]\nplugin = \"lora\"\nr = 4\n[[stage]]\nname = \"ppo\"\nalgorithm = \"ppo\"\n"
-      << "per_device_train_batch_size = 8\ntotal_episodes = 16\nresponse_length = 4\n"
-      << "reward_model = { plugin = \"rule\", rules = [ { kind = \"regex\", pattern = \"a\" } ] }\n"
-      << "data = { plugin = \"jsonl\", path = \""
-      << (kSource / "examples/data/color_prompts.jsonl").string() << "\" }\n";
+  toml << "[run]\noutput_dir = \"" << (output_dir.empty() ? dir / "run" : output_dir).string()
+       << "\"\nseed = 3\nthreads = 1\ndist_timeout_s = 20\n"
+       << "[model]\npath = \"" << tiny_model().string() << "\"\nchat_template = \"zephyr\"\n"
+       << "[adapter]\nplugin = \"lora\"\nr = 4\nalpha = 8\ndropout = 0.0\n"
+       << "target_modules = \"all-linear\"\n"
+       << "[[stage]]\nname = \"ppo\"\nalgorithm = \"ppo\"\nlearning_rate = 1e-2\n"
+       << "per_device_train_batch_size = 2\ngradient_accumulation_steps = " << accumulation
+       << "\nnum_mini_batches = 2\nnum_ppo_epochs = 2\ntotal_episodes = 32\n"
+       << "response_length = 6\nlocal_rollout_forward_batch_size = 4\n"
+       << "missing_eos_penalty = 0.5\nper_device_eval_batch_size = 3\n"
+       << "num_sample_generations = 2\nlogging_steps = 1\n"
+       << extra_keys
+       << "reward_model = { plugin = \"rule\", rules = [ { kind = \"regex\", pattern = \"e\" }, "
+       << "{ kind = \"length\", target = 4, weight = -0.1 } ] }\n"
+       << "data = { plugin = \"jsonl\", path = \"" << prompts.string()
+       << "\", eval_fraction = 0.2 }\n";
   write_file(dir / "pipeline.toml", toml.str());
-  const auto one = run_host({(dir / "pipeline.toml").string()}, dir.path());
-  ASSERT_EQ(one.exit_code, 0) << "one rank trains it: " << one.describe();
-  const auto r =
-      run_host({"--nproc", "2", (dir / "pipeline.toml").string(), "--overwrite"}, dir.path());
-  EXPECT_EQ(r.exit_code, 1) << r.describe();
-  EXPECT_NE(r.output.find("rlhf-host: error: rank 0: stage 'ppo': data-parallel training of a "
-                          "stage that regenerates its data every epoch (PPO) is not supported"),
+  return dir / "pipeline.toml";
+}
+
+std::vector<json> jsonl_lines(const fs::path& file) {
+  std::vector<json> out;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+// PPO on 2 ranks × 2 accumulation steps against 1 rank × 4: every rank generates, scores and
+// runs the policy, the reference and the critic over its chunks of each rollout batch, the
+// chunks are gathered, and the update's micro-batches are sharded like any stage's. The same
+// rollouts (completions, scores), the same metrics every step (rollout statistics, losses, KL,
+// clip fractions), the same final adapter (fp32, ≤ 1e-5) and the same eval completions.
+TEST(Dist, PpoOnTwoRanksTrainsAsOneRank) {
+  TempDir one_dir, two_dir;
+  const auto one = write_ppo_pipeline(one_dir.path(), 4);
+  const auto two = write_ppo_pipeline(two_dir.path(), 2);
+  const auto r1 = run_host({one.string()}, one_dir.path(), 300);
+  ASSERT_EQ(r1.exit_code, 0) << r1.describe();
+  const auto r2 = run_host({"--nproc", "2", two.string()}, two_dir.path(), 300);
+  ASSERT_EQ(r2.exit_code, 0) << r2.describe();
+  EXPECT_NE(r2.output.find("2 rollout batches of 16 × 2 epochs × 2 mini-batches"),
             std::string::npos)
-      << r.output;
-  EXPECT_FALSE(fs::exists(dir / "run/ppo/samples.jsonl.tmp"));
+      << r2.output;
+  EXPECT_NE(r2.output.find("4 x 2 micro-batches per step (2 per rank on 2 ranks)"),
+            std::string::npos)
+      << r2.output;
+
+  const auto m1 = metrics_lines(one_dir / "run"), m2 = metrics_lines(two_dir / "run");
+  // 8 training lines and the eval line after training.
+  ASSERT_EQ(m1.size(), 9u) << read_file(one_dir / "run/metrics.jsonl");
+  ASSERT_EQ(m2.size(), m1.size());
+  for (std::size_t i = 0; i < m1.size(); ++i) {
+    EXPECT_EQ(m1[i]["step"], m2[i]["step"]) << "line " << i;
+    std::size_t compared = 0;
+    for (const auto& [key, value] : m1[i].items()) {
+      if (key.find("tokens_per_second") != std::string::npos || !value.is_number()) continue;
+      ASSERT_TRUE(m2[i].contains(key)) << "line " << i << " lacks " << key;
+      const double a = value.get<double>(), b = m2[i][key].get<double>();
+      EXPECT_LE(std::abs(a - b), kTolerance * std::max(1.0, std::abs(a)))
+          << "line " << i << " " << key << ": one rank " << a << ", two ranks " << b;
+      ++compared;
+    }
+    EXPECT_GE(compared, i + 1 < m1.size() ? 15u : 4u) << m1[i].dump();
+  }
+  // The training moved: the policy's ratio left 1 and the value head learned.
+  EXPECT_GT(m1[7]["policy/approxkl_avg"].get<double>(), 0.0);
+  EXPECT_NE(m1[0]["objective/scores"], m1[7]["objective/scores"]) << "two rollout batches";
+
+  const double diff =
+      max_adapter_difference(one_dir / "run/ppo/adapter", two_dir / "run/ppo/adapter");
+  EXPECT_LE(diff, kTolerance);
+
+  // samples.jsonl: the first 4 rows of both rollouts, which rank 0 generated only in part on two
+  // ranks (rows 4–7 of a batch are rank 1's chunk); eval_completions.jsonl: all 8 eval prompts.
+  const auto s1 = jsonl_lines(one_dir / "run/ppo/samples.jsonl"),
+             s2 = jsonl_lines(two_dir / "run/ppo/samples.jsonl");
+  ASSERT_EQ(s1.size(), 8u);
+  EXPECT_EQ(s1, s2);
+  const auto e1 = jsonl_lines(one_dir / "run/ppo/eval_completions.jsonl"),
+             e2 = jsonl_lines(two_dir / "run/ppo/eval_completions.jsonl");
+  ASSERT_EQ(e1.size(), 8u);
+  ASSERT_EQ(e2.size(), 8u);
+  for (std::size_t i = 0; i < e1.size(); ++i) {
+    EXPECT_EQ(e2[i]["index"], i);
+    EXPECT_EQ(e1[i]["completion"], e2[i]["completion"]) << "eval row " << i;
+    EXPECT_EQ(e1[i]["score"], e2[i]["score"]) << "eval row " << i;
+  }
+  EXPECT_EQ(result_files(one_dir / "run"), result_files(two_dir / "run"));
+}
+
+// Stopped after the first rollout batch's 4 steps (checkpoint-4), a 2-rank PPO run resumes on 2
+// ranks, regenerates the second batch from the checkpoint's weights, and ends with the adapter of
+// the uninterrupted run, bit for bit.
+TEST(Dist, PpoResumesOnTwoRanksAtARolloutBoundary) {
+  TempDir dir;
+  const auto pipeline = write_ppo_pipeline(dir.path(), 2, {}, "save_steps = 4\n");
+  ASSERT_EQ(run_host({"--nproc", "2", pipeline.string()}, dir.path(), 300).exit_code, 0);
+  const fs::path stage = dir / "run/ppo";
+  const fs::path whole = dir / "uninterrupted.safetensors";
+  fs::copy_file(stage / "adapter/adapter_model.safetensors", whole);
+  for (const char* gone : {"checkpoint-8", "adapter", "stage_complete.json"})
+    fs::remove_all(stage / gone);
+  const auto resumed = run_host({"--nproc", "2", pipeline.string(), "--resume"}, dir.path(), 300);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.describe();
+  EXPECT_NE(resumed.output.find("resumed from " + (stage / "checkpoint-4").string()),
+            std::string::npos)
+      << resumed.output;
+  SafetensorsFile a(whole), b(stage / "adapter/adapter_model.safetensors");
+  ASSERT_EQ(a.names(), b.names());
+  for (const auto& name : a.names()) EXPECT_TRUE(a.load(name).equal(b.load(name))) << name;
+}
+
+// Rank 0 alone writes: rank 1, started by torchrun's environment with its own pipeline file
+// whose output_dir is another folder, trains along (the collectives pair the ranks up) and
+// leaves that folder uncreated: no samples.jsonl, eval_completions.jsonl, metrics, adapter.
+TEST(Dist, PpoRankOneWritesNothing) {
+  TempDir dir, elsewhere;
+  const auto pipeline0 = write_ppo_pipeline(dir.path(), 2);
+  const auto pipeline1 = write_ppo_pipeline(elsewhere.path(), 2, elsewhere / "run");
+  const int port = free_port();
+  HostProcess rank0({pipeline0.string()}, dir.path(), torchrun_env(0, port));
+  HostProcess rank1({pipeline1.string()}, elsewhere.path(), torchrun_env(1, port));
+  const auto r0 = rank0.wait(300), r1 = rank1.wait(60);
+  ASSERT_EQ(r0.exit_code, 0) << r0.describe();
+  ASSERT_EQ(r1.exit_code, 0) << r1.describe();
+  for (const char* file : {"samples.jsonl", "eval_completions.jsonl", "adapter"})
+    EXPECT_TRUE(fs::exists(dir / "run/ppo" / file)) << file;
+  EXPECT_FALSE(fs::exists(elsewhere / "run")) << "rank 1 wrote into its output_dir";
 }
 
 TEST(Dist, BadLaunchesAreRefused) {
