@@ -22,7 +22,7 @@
 //    sequence_classifier_result.hpp.
 // 5: tokenizer.json tokenizers, model families, Jinja chat templates (chat_template.hpp,
 //    model_config.hpp, tokenizer.hpp). 5.1: completion_logits, CompletionLogits,
-//    sequence_logps(CompletionLogits), CausalLM::packed_hidden_states.
+//    sequence_logps(CompletionLogits), CausalLM::packed_hidden_states, data_parallel.hpp.
 #define RLHF_SDK_ABI_VERSION 5
 #ifndef RLHF_SDK_ABI_MINOR  // a test plugin overrides it to pose as built against a newer SDK
 #define RLHF_SDK_ABI_MINOR 1
