@@ -4,7 +4,7 @@
 //            rlhf-host did until 2026-11-30);
 //   rows   — completion_logits(model, batch): the output projection at completion positions only;
 //   pairs  — completion_logits(model, batch, 2): also each pair packed around its shared prefix
-//            (docs/algorithms.md, "Shared-prefix pair forward").
+//            (docs/algorithms.md, "Packed rows").
 // Forward alone (no grad: a reference pass) and forward + backward of Σ log-probs (the policy's
 // pass). The three must agree; the largest difference of a row's log-prob is printed.
 // Data shaped like UltraFeedback: every pair shares a `prompt`-token prompt, completions of

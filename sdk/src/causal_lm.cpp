@@ -196,20 +196,24 @@ torch::Tensor CausalLM::hidden_states(const torch::Tensor& input_ids,
 
 torch::Tensor CausalLM::packed_hidden_states(const torch::Tensor& input_ids,
                                              const torch::Tensor& positions,
+                                             const torch::Tensor& segments,
                                              const torch::Tensor& branches) {
   if (input_ids.dim() != 2 || positions.sizes() != input_ids.sizes() ||
-      branches.sizes() != input_ids.sizes())
-    throw Error("CausalLM::packed_hidden_states: input_ids, positions and branches must be [B, T]");
+      segments.sizes() != input_ids.sizes() || branches.sizes() != input_ids.sizes())
+    throw Error(
+        "CausalLM::packed_hidden_states: input_ids, positions, segments and branches must be "
+        "[B, T]");
   const auto T = input_ids.size(1);
   const auto iopts = torch::TensorOptions().dtype(torch::kInt64).device(input_ids.device());
   const torch::Tensor pos = positions.to(torch::kInt64);
-  const torch::Tensor branch = branches.to(torch::kInt64);
   const torch::Tensor index = torch::arange(0, T, iopts);
-  const torch::Tensor key_branch = branch.view({-1, 1, 1, T});
-  const torch::Tensor query_branch = branch.view({-1, 1, T, 1});
-  // Query i sees key j ≤ i of the shared prefix (branch 0) or of its own branch.
+  const torch::Tensor key_segment = segments.to(torch::kInt64).view({-1, 1, 1, T});
+  const torch::Tensor query_segment = segments.to(torch::kInt64).view({-1, 1, T, 1});
+  const torch::Tensor key_branch = branches.to(torch::kInt64).view({-1, 1, 1, T});
+  const torch::Tensor query_branch = branches.to(torch::kInt64).view({-1, 1, T, 1});
+  // Query i sees key j ≤ i of its own segment: the shared prefix (branch 0) or its own branch.
   const torch::Tensor visible = (index.view({1, 1, 1, T}) <= index.view({1, 1, T, 1})) &
-                                (key_branch >= 0) &
+                                (key_segment >= 0) & (key_segment == query_segment) &
                                 ((key_branch == 0) | (key_branch == query_branch));
   return run_layers(*this, input_ids, attention_inputs(*this, pos, pos, ~visible), nullptr,
                     gradient_checkpointing_);

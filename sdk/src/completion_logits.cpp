@@ -9,15 +9,14 @@
 namespace rlhf {
 
 CompletionLogits completion_logits(CausalLM& model, const Batch& batch, int rows_per_example) {
-  detail::DecoderLayout layout;
-  if (rows_per_example == 2) layout = detail::shared_prefix_layout(batch, model.config());
+  detail::DecoderLayout layout = detail::packed_layout(batch, model.config(), rows_per_example);
   if (!layout.input_ids.defined()) layout = detail::row_layout(batch);
 
   const auto device = batch.input_ids.device();
   const at::Tensor hidden =
       layout.positions.defined()
           ? model.packed_hidden_states(layout.input_ids.to(device), layout.positions.to(device),
-                                       layout.branches.to(device))
+                                       layout.segments.to(device), layout.branches.to(device))
           : model.hidden_states(layout.input_ids, layout.attention_mask);
   const at::Tensor picked =
       hidden.reshape({-1, hidden.size(-1)}).index_select(0, layout.sources.to(device));

@@ -1,10 +1,11 @@
-// Decoder layouts for completion_logits: plain rows, and pairs packed around their shared prefix
-// (docs/algorithms.md, "Shared-prefix pair forward").
+// Decoder layouts for completion_logits: plain rows, and packed rows of segments — single rows
+// without their padding, or pairs around their shared prefix (docs/algorithms.md, "Packed rows").
 #include "rlhf/decoder_layout.hpp"
 
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include "rlhf/error.hpp"
@@ -33,6 +34,55 @@ std::vector<RowTokens> real_tokens(const Batch& batch) {
         rows[static_cast<std::size_t>(b)].labels.push_back(l[b][t]);
       }
   return rows;
+}
+
+// One example's tokens as they sit in a packed row, and the completion tokens they predict.
+struct Segment {
+  std::vector<std::int64_t> ids, positions, branches;
+  struct Target {
+    std::int64_t source;  // index within the segment of the hidden state that predicts it
+    std::int64_t token;
+    std::int64_t row;  // the batch row
+  };
+  std::vector<Target> targets;
+  std::int64_t length() const { return static_cast<std::int64_t>(ids.size()); }
+};
+
+// A row alone: every token in branch 0, visible to every later one.
+Segment row_segment(const RowTokens& row, std::int64_t batch_row) {
+  Segment s;
+  const auto n = static_cast<std::int64_t>(row.ids.size());
+  s.ids = row.ids;
+  s.positions.resize(static_cast<std::size_t>(n));
+  std::iota(s.positions.begin(), s.positions.end(), 0);
+  s.branches.assign(static_cast<std::size_t>(n), 0);
+  for (std::int64_t k = 1; k < n; ++k)
+    if (row.labels[static_cast<std::size_t>(k)] != kIgnoreIndex)
+      s.targets.push_back({k - 1, row.labels[static_cast<std::size_t>(k)], batch_row});
+  return s;
+}
+
+// Two rows around their common leading tokens: shared part (branch 0), the rest of the first
+// (branch 1), the rest of the second (branch 2, positions continuing from the shared part).
+Segment pair_segment(const RowTokens& first, std::int64_t first_row, const RowTokens& second,
+                     std::int64_t second_row) {
+  const auto& a = first.ids;
+  const auto& b = second.ids;
+  const auto s = std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin();
+  const auto na = static_cast<std::int64_t>(a.size()), nb = static_cast<std::int64_t>(b.size());
+  Segment out = row_segment(first, first_row);
+  for (std::int64_t k = s; k < na; ++k) out.branches[static_cast<std::size_t>(k)] = 1;
+  // Where the second row's logical position k sits in the segment.
+  auto index = [&](std::int64_t k) { return k < s ? k : na + (k - s); };
+  for (std::int64_t k = s; k < nb; ++k) {
+    out.ids.push_back(b[static_cast<std::size_t>(k)]);
+    out.positions.push_back(k);
+    out.branches.push_back(2);
+  }
+  for (std::int64_t k = 1; k < nb; ++k)
+    if (second.labels[static_cast<std::size_t>(k)] != kIgnoreIndex)
+      out.targets.push_back({index(k - 1), second.labels[static_cast<std::size_t>(k)], second_row});
+  return out;
 }
 
 at::Tensor int64_tensor(const std::vector<std::int64_t>& values) {
@@ -75,61 +125,80 @@ DecoderLayout row_layout(const Batch& batch) {
   return out;
 }
 
-DecoderLayout shared_prefix_layout(const Batch& batch, const ModelConfig& config) {
+DecoderLayout packed_layout(const Batch& batch, const ModelConfig& config, int rows_per_example) {
   const auto B = batch.input_ids.size(0);
-  if (B % 2 != 0) throw Error("shared_prefix_layout: a pair batch has an even number of rows");
-  const auto P = B / 2;
+  if (rows_per_example != 1 && rows_per_example != 2)
+    throw Error("packed_layout: rows_per_example is 1 or 2");
+  if (B % rows_per_example != 0)
+    throw Error("packed_layout: a pair batch has an even number of rows");
   const std::vector<RowTokens> rows = real_tokens(batch);
-
-  // Per pair: the shared length s and the packed length n_first + n_second − s.
-  std::vector<std::int64_t> shared(static_cast<std::size_t>(P));
-  std::int64_t packed_length = 0, row_length = 0;
-  for (std::int64_t i = 0; i < P; ++i) {
-    const auto& a = rows[static_cast<std::size_t>(i)].ids;
-    const auto& b = rows[static_cast<std::size_t>(P + i)].ids;
-    const auto s = std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin();
-    shared[static_cast<std::size_t>(i)] = s;
-    const auto na = static_cast<std::int64_t>(a.size()), nb = static_cast<std::int64_t>(b.size());
-    packed_length = std::max(packed_length, na + nb - s);
-    row_length = std::max({row_length, na, nb});
+  std::vector<Segment> segments;
+  std::int64_t row_length = 0;
+  for (const auto& r : rows)
+    row_length = std::max(row_length, static_cast<std::int64_t>(r.ids.size()));
+  if (rows_per_example == 2) {
+    const auto P = B / 2;
+    for (std::int64_t i = 0; i < P; ++i)
+      segments.push_back(pair_segment(rows[static_cast<std::size_t>(i)], i,
+                                      rows[static_cast<std::size_t>(P + i)], P + i));
+  } else {
+    for (std::int64_t b = 0; b < B; ++b)
+      segments.push_back(row_segment(rows[static_cast<std::size_t>(b)], b));
   }
+
+  // First fit by decreasing length into rows as long as the longest segment.
+  std::vector<std::size_t> order(segments.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
+    return segments[x].length() > segments[y].length();
+  });
+  const std::int64_t T = order.empty() ? 0 : segments[order.front()].length();
+  std::vector<std::int64_t> fill;  // used length of each packed row
+  std::vector<std::pair<std::size_t, std::int64_t>> placed(segments.size());  // (row, offset)
+  for (auto k : order) {
+    std::size_t r = 0;
+    while (r < fill.size() && fill[r] + segments[k].length() > T) ++r;
+    if (r == fill.size()) fill.push_back(0);
+    placed[k] = {r, fill[r]};
+    fill[r] += segments[k].length();
+  }
+  const auto R = static_cast<std::int64_t>(fill.size());
   DecoderLayout out;
-  if (forward_flops(config, P, packed_length) >= forward_flops(config, B, row_length)) return out;
+  if (forward_flops(config, R, T) >= forward_flops(config, B, row_length)) return out;
 
-  const auto T = packed_length;
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(P * T), 0);
-  std::vector<std::int64_t> positions(static_cast<std::size_t>(P * T), 0);
-  std::vector<std::int64_t> branches(static_cast<std::size_t>(P * T), -1);
-  std::vector<std::int64_t> sources, targets, target_rows;
-  // Targets in batch-row order (all first rows, then all second rows), like row_layout.
-  for (int side = 0; side < 2; ++side) {
-    for (std::int64_t i = 0; i < P; ++i) {
-      const auto& row = rows[static_cast<std::size_t>(side * P + i)];
-      const auto s = shared[static_cast<std::size_t>(i)];
-      const auto first_length =
-          static_cast<std::int64_t>(rows[static_cast<std::size_t>(i)].ids.size());
-      // Where logical position k of this row sits in the packed row.
-      auto packed_index = [&](std::int64_t k) {
-        return side == 0 || k < s ? k : first_length + (k - s);
-      };
-      const auto n = static_cast<std::int64_t>(row.ids.size());
-      for (std::int64_t k = side == 0 ? 0 : s; k < n; ++k) {
-        const auto at = static_cast<std::size_t>(i * T + packed_index(k));
-        ids[at] = row.ids[static_cast<std::size_t>(k)];
-        positions[at] = k;
-        branches[at] = k < s ? 0 : side + 1;
-      }
-      for (std::int64_t k = 1; k < n; ++k)
-        if (row.labels[static_cast<std::size_t>(k)] != kIgnoreIndex) {
-          sources.push_back(i * T + packed_index(k - 1));
-          targets.push_back(row.labels[static_cast<std::size_t>(k)]);
-          target_rows.push_back(side * P + i);
-        }
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(R * T), 0);
+  std::vector<std::int64_t> positions(ids.size(), 0), segment_ids(ids.size(), -1),
+      branches(ids.size(), 0);
+  struct Target {
+    std::int64_t row, source, token;
+  };
+  std::vector<Target> all_targets;
+  for (std::size_t k = 0; k < segments.size(); ++k) {
+    const Segment& seg = segments[k];
+    const auto start = static_cast<std::int64_t>(placed[k].first) * T + placed[k].second;
+    for (std::int64_t t = 0; t < seg.length(); ++t) {
+      const auto at = static_cast<std::size_t>(start + t);
+      ids[at] = seg.ids[static_cast<std::size_t>(t)];
+      positions[at] = seg.positions[static_cast<std::size_t>(t)];
+      segment_ids[at] = static_cast<std::int64_t>(k);
+      branches[at] = seg.branches[static_cast<std::size_t>(t)];
     }
+    for (const auto& target : seg.targets)
+      all_targets.push_back({target.row, start + target.source, target.token});
   }
-  out.input_ids = int64_tensor(ids).view({P, T});
-  out.positions = int64_tensor(positions).view({P, T});
-  out.branches = int64_tensor(branches).view({P, T});
+  // Row by row, in each row's order (a row's sum adds its tokens in sequence, as row_layout does).
+  std::stable_sort(all_targets.begin(), all_targets.end(),
+                   [](const Target& x, const Target& y) { return x.row < y.row; });
+  std::vector<std::int64_t> sources, targets, target_rows;
+  for (const auto& t : all_targets) {
+    sources.push_back(t.source);
+    targets.push_back(t.token);
+    target_rows.push_back(t.row);
+  }
+  out.input_ids = int64_tensor(ids).view({R, T});
+  out.positions = int64_tensor(positions).view({R, T});
+  out.segments = int64_tensor(segment_ids).view({R, T});
+  out.branches = int64_tensor(branches).view({R, T});
   out.sources = int64_tensor(sources);
   out.targets = int64_tensor(targets);
   out.rows = int64_tensor(target_rows);

@@ -70,7 +70,7 @@ TEST(CompletionLogits, PairsPackedAroundTheirSharedPrefixEqualThePlainForward) {
     auto model = rlhf::test::make_tiny_model(config, 3);
     const auto batch = rlhf::collate(pair_rows(), 0);
     // The layout is the packed one (the prompts are long against the completions).
-    ASSERT_TRUE(rlhf::detail::shared_prefix_layout(batch, config).positions.defined());
+    ASSERT_TRUE(rlhf::detail::packed_layout(batch, config, 2).positions.defined());
     const SequenceLogps want = plain(*model, batch);
     const SequenceLogps got = rlhf::sequence_logps(rlhf::completion_logits(*model, batch, 2));
     expect_close(got, want, 1e-5);
@@ -121,10 +121,11 @@ TEST(DecoderLayout, PacksAPairAsSharedPrefixThenEachBranch) {
   // One pair: prompt [1 5 9], chosen completion [7 2], rejected [7 8 2]; shared: 1 5 9 7.
   const auto batch = rlhf::collate({{{1, 5, 9}, {7, 2}}, {{1, 5, 9}, {7, 8, 2}}}, 0);
   rlhf::ModelConfig config = rlhf::test::tiny_llama_config();
-  const auto layout = rlhf::detail::shared_prefix_layout(batch, config);
+  const auto layout = rlhf::detail::packed_layout(batch, config, 2);
   ASSERT_TRUE(layout.positions.defined());
   EXPECT_TRUE(torch::equal(layout.input_ids, torch::tensor({{1, 5, 9, 7, 2, 8, 2}})));
   EXPECT_TRUE(torch::equal(layout.positions, torch::tensor({{0, 1, 2, 3, 4, 4, 5}})));
+  EXPECT_TRUE(torch::equal(layout.segments, torch::tensor({{0, 0, 0, 0, 0, 0, 0}})));
   EXPECT_TRUE(torch::equal(layout.branches, torch::tensor({{0, 0, 0, 0, 1, 2, 2}})));
   // Chosen's 7 and 2 come from packed 2 and 3; rejected's 7 from 2 (shared), 8 from 3 (shared),
   // 2 from 5 (its own 8).
@@ -140,5 +141,50 @@ TEST(DecoderLayout, KeepsPlainRowsWhenPackingCostsMore) {
   for (int i = 0; i < 200; ++i) a[i] = 3 + i % 40, b[i] = 4 + i % 41;
   const auto batch = rlhf::collate({{{1}, a}, {{1}, b}}, 0);
   rlhf::ModelConfig config = rlhf::test::tiny_llama_config();
-  EXPECT_FALSE(rlhf::detail::shared_prefix_layout(batch, config).input_ids.defined());
+  EXPECT_FALSE(rlhf::detail::packed_layout(batch, config, 2).input_ids.defined());
+}
+
+TEST(DecoderLayout, PacksRowsWithoutPaddingFirstFitByDecreasingLength) {
+  // Rows of 6, 3, 2 and 4 real tokens, placed longest first into rows of 6: the 6 fills one, the
+  // 4 opens a second, the 3 does not fit beside it and opens a third, the 2 joins the 4.
+  const auto batch =
+      rlhf::collate({{{1, 2, 3}, {4, 5, 6}}, {{1}, {7, 8}}, {{1}, {9}}, {{1, 2}, {3, 4}}}, 0);
+  const auto layout = rlhf::detail::packed_layout(batch, rlhf::test::tiny_llama_config(), 1);
+  ASSERT_TRUE(layout.positions.defined());
+  EXPECT_TRUE(
+      torch::equal(layout.input_ids,
+                   torch::tensor({{1, 2, 3, 4, 5, 6}, {1, 2, 3, 4, 1, 9}, {1, 7, 8, 0, 0, 0}})));
+  EXPECT_TRUE(
+      torch::equal(layout.positions,
+                   torch::tensor({{0, 1, 2, 3, 4, 5}, {0, 1, 2, 3, 0, 1}, {0, 1, 2, 0, 0, 0}})));
+  EXPECT_TRUE(
+      torch::equal(layout.segments,
+                   torch::tensor({{0, 0, 0, 0, 0, 0}, {3, 3, 3, 3, 2, 2}, {1, 1, 1, -1, -1, -1}})));
+  // Targets row by row: row 0's 4 5 6 (from packed 2 3 4), row 1's 7 8 (from 12 13), row 2's 9
+  // (from 10), row 3's 3 4 (from 7 8).
+  EXPECT_TRUE(torch::equal(layout.sources, torch::tensor({2, 3, 4, 12, 13, 10, 7, 8})));
+  EXPECT_TRUE(torch::equal(layout.targets, torch::tensor({4, 5, 6, 7, 8, 9, 3, 4})));
+  EXPECT_TRUE(torch::equal(layout.rows, torch::tensor({0, 0, 0, 1, 1, 2, 3, 3})));
+}
+
+TEST(CompletionLogits, PackedSingleRowsEqualThePlainForward) {
+  // SFT-like rows of very different lengths: packed two or three to a row.
+  std::vector<PromptCompletionIds> rows = {{{1, 5, 9, 13, 4, 7, 22, 3, 3, 3, 3, 3}, {30, 31, 2}},
+                                           {{1, 6}, {11, 12, 2}},
+                                           {{1}, {20, 21, 22, 23, 24, 25, 26, 27, 28, 29}},
+                                           {{1, 25}, {8, 2}},
+                                           {{1, 4, 4}, {8, 9, 10, 2}}};
+  for (const auto& config : {rlhf::test::tiny_llama_config(), rlhf::test::tiny_mistral_config()}) {
+    auto model = rlhf::test::make_tiny_model(config, 8);
+    const auto batch = rlhf::collate(rows, 0);
+    ASSERT_TRUE(rlhf::detail::packed_layout(batch, config, 1).positions.defined());
+    const SequenceLogps want = plain(*model, batch);
+    const SequenceLogps got = rlhf::sequence_logps(rlhf::completion_logits(*model, batch));
+    expect_close(got, want, 1e-5);
+    expect_same_gradients(*model, got, want);
+    // Pairs of these rows (0 with 2, …) pack around their first token and share rows too.
+    const auto pairs = rlhf::collate({rows[0], rows[1], rows[3], rows[2], rows[4], rows[1]}, 0);
+    expect_close(rlhf::sequence_logps(rlhf::completion_logits(*model, pairs, 2)),
+                 plain(*model, pairs), 1e-5);
+  }
 }

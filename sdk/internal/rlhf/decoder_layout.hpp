@@ -1,6 +1,6 @@
 // How a batch of (prompt, completion) rows goes through the decoder for completion_logits
 // (sdk/src/completion_logits.cpp): which rows the decoder runs, and which of their hidden states
-// predicts each completion token.
+// predicts each completion token (docs/algorithms.md, "Packed rows").
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -12,8 +12,9 @@ namespace rlhf::detail {
 
 struct DecoderLayout {
   at::Tensor input_ids;       // [R, T]
-  at::Tensor attention_mask;  // [R, T]: plain rows (positions/branches undefined)
+  at::Tensor attention_mask;  // [R, T]: plain rows (positions, segments, branches undefined)
   at::Tensor positions;       // [R, T]: packed rows (CausalLM::packed_hidden_states)
+  at::Tensor segments;        // [R, T]
   at::Tensor branches;        // [R, T]
   at::Tensor sources;         // [N]: index into the [R·T] hidden states predicting targets[n]
   at::Tensor targets;         // [N]: the completion tokens, row by row
@@ -24,10 +25,13 @@ struct DecoderLayout {
 // The batch as it is: row b's token t is predicted by its hidden state at t − 1.
 DecoderLayout row_layout(const Batch& batch);
 
-// Rows i and P + i (P = B/2) packed into one row: their common leading tokens once, then the rest
-// of row i (branch 1), then the rest of row P + i (branch 2), whose positions continue from the
-// shared part. Returns an undefined `input_ids` when that costs more FLOPs than the plain rows
-// (short shared prefixes: a packed row is longer, and attention grows with its square).
-DecoderLayout shared_prefix_layout(const Batch& batch, const ModelConfig& config);
+// The batch packed without padding: each example becomes one segment — a row's real tokens, or
+// with rows_per_example = 2 rows i and P + i (P = B/2) around their shared prefix: the common
+// leading tokens once (branch 0), then the rest of row i (branch 1), then the rest of row P + i
+// (branch 2, positions continuing from the shared part) — and the segments are placed into rows
+// as long as the longest segment, first fit by decreasing length. Returns an undefined
+// `input_ids` when that costs at least as many FLOPs as the plain rows (a packed pair row is
+// longer than either of its rows, and attention grows with the square of a row's length).
+DecoderLayout packed_layout(const Batch& batch, const ModelConfig& config, int rows_per_example);
 
 }  // namespace rlhf::detail

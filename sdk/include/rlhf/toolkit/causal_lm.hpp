@@ -61,14 +61,15 @@ class CausalLM : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
   // Final normalised hidden states [B, T, H] (for scalar heads: reward model, critic).
   torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
-  // Final normalised hidden states [B, T, H] of a packed batch, where one row holds several
-  // sequences that share a prefix (a prompt with its chosen and its rejected completion):
-  // `positions` [B, T] are each token's rotary position (a branch continues from the end of the
-  // shared prefix), `branches` [B, T] say which keys a query sees: key j ≤ i is visible to query
-  // i when branches[j] is 0 (the shared prefix) or equals branches[i]; -1 marks padding.
-  // Each sequence's hidden states equal those of hidden_states() on that sequence alone.
+  // Final normalised hidden states [B, T, H] of packed rows: a row holds several segments
+  // (sequences without padding), and a segment may hold sequences that share a prefix (a prompt
+  // with its chosen and its rejected completion). `positions` [B, T] is each token's rotary
+  // position in its own sequence (a branch continues from the end of the shared prefix);
+  // key j ≤ i is visible to query i when segments[j] == segments[i] and branches[j] is 0 (the
+  // shared prefix) or equals branches[i]. segments = -1 marks padding. Each sequence's hidden
+  // states equal those of hidden_states() on that sequence alone.
   torch::Tensor packed_hidden_states(const torch::Tensor& input_ids, const torch::Tensor& positions,
-                                     const torch::Tensor& branches);
+                                     const torch::Tensor& segments, const torch::Tensor& branches);
   // The output projection applied to hidden states: [.., H] → [.., V].
   torch::Tensor lm_head(const torch::Tensor& hidden);
   // Incremental step for generation: feeds `input_ids` [B, T_new] with their mask [B, T_new]

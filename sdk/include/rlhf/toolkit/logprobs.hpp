@@ -35,11 +35,12 @@ struct CompletionLogits {
 // Runs `batch` ([B, T] input_ids, attention_mask, labels as collate() makes them) through `model`
 // and keeps the completion logits: sequence_logps(completion_logits(model, batch)) equals
 // sequence_logps(model.forward(batch.input_ids, batch.attention_mask), batch.labels) up to
-// float rounding, with fewer FLOPs and no [B, T, V] tensor.
-// `rows_per_example` = 2 says rows i and B/2 + i are two sequences of one example (a chosen and
-// a rejected completion of one prompt: collate_pairs' order): their common leading tokens then
-// run once, in one packed row per pair (CausalLM::packed_hidden_states), whenever that costs
-// fewer FLOPs than the two padded rows (docs/algorithms.md, "Shared-prefix pair forward").
+// float rounding, with fewer FLOPs and no [B, T, V] tensor. When it costs fewer FLOPs than the
+// padded rows, the decoder runs packed rows instead (CausalLM::packed_hidden_states): the real
+// tokens of several examples in one row, no padding between them. `rows_per_example` = 2 says
+// rows i and B/2 + i are two sequences of one example (a chosen and a rejected completion of one
+// prompt: collate_pairs' order): their common leading tokens then run once
+// (docs/algorithms.md, "Packed rows").
 CompletionLogits completion_logits(CausalLM& model, const Batch& batch, int rows_per_example = 1);
 
 // Per-row log-probs ([B] each) of completion logits; logits_mean is the mean raw logit over the
