@@ -87,6 +87,9 @@ done
 echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - began)) s" |
   tee -a "$LOG"
 cp "$LOG" "$RESULTS"
-"${PY[@]}" summarize "$LOG" "$WORK"
+# Exit status 1 when a run failed or the two sides computed different numbers.
+status=0
+"${PY[@]}" summarize "$LOG" "$WORK" || status=1
 echo
 echo "raw lines: $RESULTS${KEEP:+; work folder: $WORK}"
+exit $status

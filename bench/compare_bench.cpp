@@ -290,9 +290,8 @@ struct Workload {
 int run(const std::string& workload, torch::ScalarType dtype, const fs::path& dir, int steps) {
   const char* dtype_name = dtype == torch::kFloat32 ? "float32" : "bfloat16";
   const bool nf4 = workload == "dpo_nf4";
-  const bool lora = workload.rfind("dpo", 0) == 0;
-  const bool known = workload == "logps" || workload == "sft" || workload == "orpo" || lora;
-  if (!known || (lora && workload != "dpo_live" && workload != "dpo_precomputed" && !nf4)) {
+  const bool lora = workload == "dpo_live" || workload == "dpo_precomputed" || nf4;
+  if (!lora && workload != "logps" && workload != "sft" && workload != "orpo") {
     std::fprintf(stderr,
                  "compare_bench: unknown workload '%s' (logps, sft, dpo_live, dpo_precomputed, "
                  "orpo, dpo_nf4)\n",

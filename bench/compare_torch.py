@@ -17,7 +17,6 @@ compare_bench's; `summarize` reads both sides' lines from RESULTS and prints the
 """
 
 import json
-import math
 import os
 import resource
 import statistics
@@ -120,7 +119,8 @@ class Projection(torch.nn.Module):
     def forward(self, x):
         y = NF4Matmul.apply(x, self.weight) if self.nf4 else F.linear(x, self.weight)
         if self.lora_A is not None and self.lora_enabled:
-            y = y + F.linear(F.linear(x, self.lora_A.to(x.dtype)), self.lora_B.to(x.dtype)) * self.scaling
+            a, b = self.lora_A.to(x.dtype), self.lora_B.to(x.dtype)
+            y = y + F.linear(F.linear(x, a), b) * self.scaling
         return y
 
 
@@ -307,7 +307,9 @@ def cross_entropy_nll(logits, labels):
     """transformers' causal-LM loss (and TRL's ORPO nll term): shifted, float32, mean over the
     tokens that are not -100."""
     logits = logits[:, :-1, :].float()
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=IGNORE)
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=IGNORE
+    )
 
 
 def orpo_loss(logits, labels, pairs, chosen_mean, rejected_mean):
@@ -340,7 +342,8 @@ def matmul_peak(dtype_name, iters):
         t0 = time.perf_counter()
         torch.matmul(a, b)
         best = min(best, time.perf_counter() - t0)
-    print(f"RESULT side={SIDE} workload=matmul dtype={dtype_name} gflops={2 * n**3 / best / 1e9:.2f} "
+    gflops = 2 * n**3 / best / 1e9
+    print(f"RESULT side={SIDE} workload=matmul dtype={dtype_name} gflops={gflops:.2f} "
           f"rss_mib={peak_rss_mib():.0f}")
 
 
@@ -377,9 +380,14 @@ def run(workload, dtype_name, directory, steps):
 
     # Trainable: the adapter (DPO), else every parameter (full fine-tune in the model dtype:
     # bfloat16 weights and bfloat16 AdamW state, as rlhf-host trains a bfloat16 model).
-    params = attach_lora(model, os.path.join(directory, "lora")) if lora else list(model.parameters())
+    if lora:
+        params = attach_lora(model, os.path.join(directory, "lora"))
+    else:
+        params = list(model.parameters())
     # HF Trainer's defaults: weight_decay 0 (torch's AdamW would use 0.01), betas, eps 1e-8.
-    optimizer = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=0.0) if workload != "logps" else None
+    optimizer = None
+    if workload != "logps":
+        optimizer = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=0.0)
 
     def update(loss):
         loss.backward()
@@ -427,7 +435,9 @@ def run(workload, dtype_name, directory, steps):
                     model.set_lora_enabled(True)
             _, pc, pr, _, _ = concatenated_forward(model, batch, pairs)
             loss = dpo_loss(pc, pr, rc, rr)
-            check.update(chosen=pc[0], rejected=pr[0], ref_chosen=rc[0], ref_rejected=rr[0], loss=loss)
+            check.update(
+                chosen=pc[0], rejected=pr[0], ref_chosen=rc[0], ref_rejected=rr[0], loss=loss
+            )
             update(loss)
 
     step()  # warm-up; its numbers are the check
@@ -439,7 +449,8 @@ def run(workload, dtype_name, directory, steps):
     step_s = (time.perf_counter() - t0) / steps
     examples = pairs if which == "pairs" else 2 * pairs
     print(f"RESULT side={SIDE} workload={workload} dtype={dtype_name} step_s={step_s:.4f} "
-          f"tokens={tokens} examples={examples} precompute_s={precompute_s:.3f} load_s={load_s:.2f} "
+          f"tokens={tokens} examples={examples} precompute_s={precompute_s:.3f} "
+          f"load_s={load_s:.2f} "
           f"rss_mib={peak_rss_mib():.0f}")
 
 
@@ -480,8 +491,10 @@ def summarize(results_path, directory):
     config = json.load(open(os.path.join(directory, "model", "config.json")))
     data = read_safetensors(os.path.join(directory, "batches.safetensors"))
     lengths = {s: data[f"{s}.attention_mask"].sum(-1).tolist() for s in ("rows", "pairs")}
-    results, checks = {}, {}
+    results, checks, problems = {}, {}, []
     for line in open(results_path):
+        if line.startswith("FAILED"):
+            problems.append(line.strip())
         if not line.startswith(("RESULT ", "CHECK ")):
             continue
         kind, f = parse(line)
@@ -515,10 +528,12 @@ def summarize(results_path, directory):
     # far closer than this; a difference above it means they no longer compute the same thing.
     tolerance = {"float32": 1e-5, "bfloat16": 1e-3}
     print("\n== Same numbers on both sides (warm-up step: first pair's log-probs, the loss) ==")
-    print(f"relative tolerance: float32 {tolerance['float32']:g}, bfloat16 {tolerance['bfloat16']:g}")
+    print(f"relative tolerance: float32 {tolerance['float32']:g}, "
+          f"bfloat16 {tolerance['bfloat16']:g}")
     for workload in WORKLOADS:
         for dtype in ("float32", "bfloat16"):
-            mine, other = checks.get((workload, dtype, "rlhf-host")), checks.get((workload, dtype, SIDE))
+            mine = checks.get((workload, dtype, "rlhf-host"))
+            other = checks.get((workload, dtype, SIDE))
             if not mine or not other:
                 continue
             parts, worst = [], 0.0
@@ -530,6 +545,8 @@ def summarize(results_path, directory):
                 worst = max(worst, rel)
                 parts.append(f"{k} {a:.8g} / {b:.8g}")
             verdict = "agree" if worst <= tolerance[dtype] else "DIFFER"
+            if verdict != "agree":
+                problems.append(f"{workload} {dtype}: the two sides differ by {worst:.1e}")
             print(f"{workload:15s} {dtype:8s} {verdict} (max rel {worst:.1e}) rlhf-host / eager: "
                   + ", ".join(parts))
 
@@ -560,10 +577,16 @@ def summarize(results_path, directory):
                 if side == SIDE and "rlhf-host" in speed:
                     ratio = f"{speed['rlhf-host'] / speed[SIDE]:8.2f}x"
                 print(f"{workload:15s} {dtype:8s} {side:13s} {m:7.3f} [{lo:6.3f}-{hi:6.3f}] "
-                      f"{tokens / m:9.1f} {examples / m:6.2f} {mfu:>6s} {rss:8.0f} {ratio:>9s}{extra}")
-    print("\nC++/eager = rlhf-host tokens/s divided by PyTorch eager tokens/s (> 1: rlhf-host faster).")
-    print(f"MFU against the matmul peak of the dtype measured by the same side (best run); model FLOPs "
-          f"per step = multiplier x forward FLOPs of the real tokens (see compare_torch.py).")
+                      f"{tokens / m:9.1f} {examples / m:6.2f} {mfu:>6s} {rss:8.0f} "
+                      f"{ratio:>9s}{extra}")
+    print("\nC++/eager = rlhf-host tokens/s divided by PyTorch eager tokens/s "
+          "(> 1: rlhf-host faster).")
+    print("MFU against the matmul peak of the dtype measured by the same side (best run); "
+          "model FLOPs per step = multiplier x forward FLOPs of the real tokens "
+          "(see compare_torch.py).")
+    for p in problems:
+        print("PROBLEM:", p)
+    return len(problems)
 
 
 def main(argv):
@@ -586,7 +609,8 @@ def main(argv):
     elif command == "run" and len(positional) == 3:
         run(positional[0], positional[1], positional[2], int(opts.get("steps", 1)))
     elif command == "summarize" and len(positional) == 2:
-        summarize(positional[0], positional[1])
+        if summarize(positional[0], positional[1]):
+            sys.exit(1)
     else:
         sys.exit(__doc__)
 
