@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -100,7 +101,12 @@ std::map<std::string, std::string> options(int argc, char** argv, int first) {
 std::int64_t int_option(const std::map<std::string, std::string>& o, const std::string& key,
                         std::int64_t fallback) {
   const auto it = o.find(key);
-  return it == o.end() ? fallback : std::stoll(it->second);
+  if (it == o.end()) return fallback;
+  try {
+    return std::stoll(it->second);
+  } catch (const std::exception&) {
+    throw std::runtime_error("--" + key + ": not a number: '" + it->second + "'");
+  }
 }
 
 // ---- setup: checkpoint, adapter, NF4 checkpoint, batches ----
@@ -462,9 +468,7 @@ int usage() {
   return 2;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int dispatch(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string command = argv[1];
   const int positional = command == "setup"    ? 1
@@ -481,4 +485,18 @@ int main(int argc, char** argv) {
   if (command == "matmul") return matmul_peak(dtype_of(argv[2]), iters);
   if (command == "copy") return copy_bandwidth(iters);
   return run(argv[2], dtype_of(argv[3]), argv[4], static_cast<int>(int_option(o, "steps", 1)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // One line naming what failed (a missing work folder, a bad number), not an abort.
+  try {
+    return dispatch(argc, argv);
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "compare_bench: %s\n", e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "compare_bench: %s\n", e.what());
+  }
+  return 1;
 }

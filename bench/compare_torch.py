@@ -616,4 +616,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    try:
+        main(sys.argv)
+    except (OSError, KeyError, ValueError) as e:  # a missing work folder or tensor, a bad number
+        sys.exit(f"compare_torch.py: {type(e).__name__}: {e}")
