@@ -390,11 +390,11 @@ int run(const std::string& workload, torch::ScalarType dtype, const fs::path& di
     w.tokens = rlhf::collate_pairs(rows, all_indices(rows.size()), kPadId).tokens;
     w.examples = 2 * static_cast<std::int64_t>(rows.size());
   } else if (workload == "sft") {
-    // The sft plugin's step (plugins/sft/sft_algorithm.cpp): collate, forward, sft_loss.
+    // The sft plugin's step (plugins/sft/sft_algorithm.cpp): collate, completion logits, sft_loss.
     w.step = [&] {
       const rlhf::Batch batch = rlhf::collate(sft_rows, kPadId);
-      const torch::Tensor logits = model->forward(batch.input_ids, batch.attention_mask);
-      const rlhf::sft::SftLossOutput out = rlhf::sft::sft_loss(logits, batch.labels);
+      const rlhf::sft::SftLossOutput out =
+          rlhf::sft::sft_loss(rlhf::completion_logits(*model, batch));
       loss = out.loss.item<double>();
       update(out.loss);
     };
