@@ -10,7 +10,9 @@
 # Environment: REPEATS (3) runs of each side per workload; STEPS (1) timed steps per run after
 # one warm-up step; PAIRS (2) preference pairs per step; QUICK=1 a smoke run (2 layers, short
 # sequences, 1 repeat); KEEP=1 keeps the work folder (checkpoints, batches, raw results);
-# RESULTS (/tmp/rlhf-compare-results.txt) where the raw RESULT/CHECK lines are copied.
+# RESULTS (/tmp/rlhf-compare-results.txt) where the raw RESULT/CHECK lines are copied;
+# WORKLOADS ("logps sft dpo_live dpo_precomputed orpo dpo_nf4") and DTYPES ("float32 bfloat16")
+# to run a subset.
 # Needs: cmake --build build --target compare_bench (BUILD=dir for another build folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,8 +77,8 @@ for ((r = 1; r <= REPEATS; r++)); do
   side "${PY[@]}" copy --threads "$THREADS" --iters "$ITERS"
 done
 
-for workload in logps sft dpo_live dpo_precomputed orpo dpo_nf4; do
-  for dtype in float32 bfloat16; do
+for workload in ${WORKLOADS:-logps sft dpo_live dpo_precomputed orpo dpo_nf4}; do
+  for dtype in ${DTYPES:-float32 bfloat16}; do
     for ((r = 1; r <= REPEATS; r++)); do
       side "$CPP" run "$workload" "$dtype" "$WORK" --threads "$THREADS" --steps "$STEPS"
       side "${PY[@]}" run "$workload" "$dtype" "$WORK" --threads "$THREADS" --steps "$STEPS"
