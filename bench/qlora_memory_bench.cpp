@@ -236,9 +236,10 @@ int main(int argc, char** argv) {
   // gate·up: ≈ 10·H + 4·I elements) plus attention's scores (bf16), softmax output (float32) and
   // probs (bf16) per head: rows·nh·T²·(2 + 4 + 2) bytes.
   const double recompute = tokens * (10.0 * H + 4.0 * I) * 2.0 + tokens * nh * T * 8.0;
-  // Logits over every position: bf16 [rows, T, V], the float32 copy sequence_logps makes and
-  // log_softmax's float32 output (saved for backward); backward has about as much again.
-  const double logits = tokens * V * (2.0 + 4.0 + 4.0);
+  // Logits over every position [rows, T, V]: log_softmax's float32 output, saved for backward,
+  // and in backward the float32 gradient of the gather next to log_softmax's float32 gradient
+  // (the forward's transient bf16 logits + float32 copy + output, 2 + 4 + 4, are less).
+  const double logits = tokens * V * (4.0 + 4.0 + 4.0);
   const double total = process + base + dense + lora + layer_inputs + recompute + logits;
   std::printf("budget (%s, %lld rows x %lld tokens, bf16 compute, gradient checkpointing):\n",
               shape.c_str(), static_cast<long long>(rows), static_cast<long long>(T));
@@ -251,7 +252,7 @@ int main(int argc, char** argv) {
   line("LoRA fp32 params + grads + AdamW m, v (16 bytes/param)", lora);
   line("checkpointed layer inputs, L x rows x T x H x 2 bytes", layer_inputs);
   line("one layer's recompute (10H + 4I per token, scores nh x T^2 x 8)", recompute);
-  line("logits: bf16 + float32 copy + log_softmax, rows x T x V x 10", logits);
+  line("logits: float32 log_softmax + 2 float32 grads, rows x T x V x 12", logits);
   line("total", total);
   std::printf("measured peak %.0f MiB = %.2f x budget\n", peak_rss_mib(),
               peak_rss_mib() * kMiB / total);
