@@ -20,7 +20,9 @@
 // AdamW (rlhf::make_adamw).
 //
 // Prints the peak RSS (getrusage ru_maxrss) after the build and after each phase of each step,
-// the step time, and the budget. Numbers and commands: bench/README.md.
+// the step time, and the budget. Numbers and commands: bench/README.md. The peak includes what
+// glibc's allocator keeps after freeing; MALLOC_MMAP_THRESHOLD_=4194304 in the environment shows
+// the peak without most of it (bench/README.md).
 #include <ATen/Parallel.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -104,7 +106,7 @@ rlhf::dpo::ChosenRejectedLogps dpo_inputs(const rlhf::PairLogps& p) {
 }
 
 void line(const char* what, double bytes) {
-  std::printf("  %-58s %9.0f MiB\n", what, bytes / kMiB);
+  std::printf("  %-66s %9.0f MiB\n", what, bytes / kMiB);
 }
 
 }  // namespace
