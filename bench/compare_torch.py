@@ -527,24 +527,31 @@ def summarize(results_path, directory):
     # Tolerances: the two sides run the same LibTorch kernels in the same order, so they agree
     # far closer than this; a difference above it means they no longer compute the same thing.
     tolerance = {"float32": 1e-5, "bfloat16": 1e-3}
+    # In bfloat16 the sides need not round alike: rlhf-host packs each pair around its shared
+    # prompt and computes logits at completion positions only (docs/algorithms.md, "Packed
+    # rows"), so its matmuls have other shapes. Log-probs of ~2,000 then differ by ~1e-5
+    # relative (~0.05), and the DPO loss, whose logit is a difference of such log-probs (most
+    # digits cancel), by ~1e-3: the loss gets 1e-2 in bfloat16. float32 stays strict.
+    loss_tolerance = {"float32": 1e-5, "bfloat16": 1e-2}
     print("\n== Same numbers on both sides (warm-up step: first pair's log-probs, the loss) ==")
     print(f"relative tolerance: float32 {tolerance['float32']:g}, "
-          f"bfloat16 {tolerance['bfloat16']:g}")
+          f"bfloat16 {tolerance['bfloat16']:g} (its loss {loss_tolerance['bfloat16']:g})")
     for workload in WORKLOADS:
         for dtype in ("float32", "bfloat16"):
             mine = checks.get((workload, dtype, "rlhf-host"))
             other = checks.get((workload, dtype, SIDE))
             if not mine or not other:
                 continue
-            parts, worst = [], 0.0
+            parts, worst, over = [], 0.0, False
             for k, v in mine.items():
                 if k in ("side", "workload", "dtype") or k not in other:
                     continue
                 a, b = float(v), float(other[k])
                 rel = abs(a - b) / max(abs(a), abs(b), 1e-30)
                 worst = max(worst, rel)
+                over = over or rel > (loss_tolerance if k == "loss" else tolerance)[dtype]
                 parts.append(f"{k} {a:.8g} / {b:.8g}")
-            verdict = "agree" if worst <= tolerance[dtype] else "DIFFER"
+            verdict = "DIFFER" if over else "agree"
             if verdict != "agree":
                 problems.append(f"{workload} {dtype}: the two sides differ by {worst:.1e}")
             print(f"{workload:15s} {dtype:8s} {verdict} (max rel {worst:.1e}) rlhf-host / eager: "
