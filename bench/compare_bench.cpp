@@ -17,7 +17,8 @@
 //
 // Every step calls what the plugins call in rlhf-host's own step (collate_pairs,
 // ReferencePolicy::logps, concatenated_forward, dpo_loss / orpo_loss / sft_loss,
-// clip_grad_norm, make_adamw's AdamW), so a change inside those functions shows up here.
+// MasterWeights, clip_grad_norm, make_adamw's AdamW), so a change inside those functions shows
+// up here.
 // Output: "RESULT key=value …" and "CHECK key=value …" lines that compare_torch.py summarises.
 #include <sys/resource.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@
 #include "rlhf/toolkit/batch.hpp"
 #include "rlhf/toolkit/causal_lm.hpp"
 #include "rlhf/toolkit/logprobs.hpp"
+#include "rlhf/toolkit/master_weights.hpp"
 #include "rlhf/toolkit/optimizer.hpp"
 #include "rlhf/toolkit/preference_data.hpp"
 #include "rlhf/toolkit/safetensors.hpp"
@@ -330,12 +332,16 @@ int run(const std::string& workload, torch::ScalarType dtype, const fs::path& di
     for (const auto& item : model->named_parameters(/*recurse=*/true))
       if (item.value().requires_grad()) trainable.emplace_back(item.key(), item.value());
   }
+  // As the Trainer: a bfloat16 full fine-tune updates float32 masters (LoRA is float32 already).
+  rlhf::MasterWeights masters(trainable);
   std::unique_ptr<torch::optim::AdamW> optimizer;
-  if (workload != "logps") optimizer = rlhf::make_adamw(trainable, training);
+  if (workload != "logps") optimizer = rlhf::make_adamw(masters.params(), training);
   auto update = [&](const torch::Tensor& loss) {
     loss.backward();
-    rlhf::clip_grad_norm(trainable, training.max_grad_norm);
+    masters.take_gradients();
+    rlhf::clip_grad_norm(masters.params(), training.max_grad_norm);
     optimizer->step();
+    masters.write_back();
     optimizer->zero_grad();
   };
 

@@ -378,21 +378,32 @@ def run(workload, dtype_name, directory, steps):
     pairs = batch["input_ids"].shape[0] // 2
     tokens = int(batch["attention_mask"].sum())
 
-    # Trainable: the adapter (DPO), else every parameter (full fine-tune in the model dtype:
-    # bfloat16 weights and bfloat16 AdamW state, as rlhf-host trains a bfloat16 model).
+    # Trainable: the adapter (DPO), else every parameter (full fine-tune). As rlhf-host's
+    # MasterWeights, a bfloat16 parameter is updated through a float32 master copy (float32
+    # gradient, clipping, AdamW state) and rounded back after the step; LoRA is float32 already.
     if lora:
         params = attach_lora(model, os.path.join(directory, "lora"))
     else:
         params = list(model.parameters())
+    masters = [p if p.dtype == torch.float32 else p.detach().float().requires_grad_() for p in params]
     # HF Trainer's defaults: weight_decay 0 (torch's AdamW would use 0.01), betas, eps 1e-8.
     optimizer = None
     if workload != "logps":
-        optimizer = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=0.0)
+        optimizer = torch.optim.AdamW(masters, lr=LEARNING_RATE, weight_decay=0.0)
 
     def update(loss):
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+        for p, m in zip(params, masters):
+            if m is not p and p.grad is not None:
+                m.grad = p.grad.float()
+                p.grad = None
+        torch.nn.utils.clip_grad_norm_(masters, MAX_GRAD_NORM)
         optimizer.step()
+        with torch.no_grad():
+            for p, m in zip(params, masters):
+                if m is not p:
+                    p.copy_(m)
+                    m.grad = None
         optimizer.zero_grad()
 
     precompute_s = 0.0

@@ -17,6 +17,7 @@
 #include "rlhf/metrics.hpp"
 #include "rlhf/progress.hpp"
 #include "rlhf/stage_context.hpp"
+#include "rlhf/toolkit/master_weights.hpp"
 #include "torch_names.hpp"
 
 namespace rlhf {
@@ -272,7 +273,9 @@ bool Trainer::train(const TrainingTask& task) {
   const std::size_t batch = static_cast<std::size_t>(config_.per_device_train_batch_size);
   LrSchedule schedule(config_.lr_scheduler_type, config_.learning_rate,
                       config_.num_warmup_steps(total), total);
-  auto optimizer = make_adamw(task.trainable, config_);
+  // A bfloat16/float16 model trains through float32 masters; float32 tensors are their own.
+  MasterWeights masters(task.trainable);
+  auto optimizer = make_adamw(masters.params(), config_);
   Distributed& dist = Distributed::get();
   const std::int64_t world = dist.world_size();
   GradientReducer reducer(task.trainable, dist);  // data parallel only
@@ -281,7 +284,8 @@ bool Trainer::train(const TrainingTask& task) {
   LogWindow window;
   if (ctx_.resume) {
     if (auto dir = latest_checkpoint(ctx_.stage_dir)) {
-      state = load_checkpoint(*dir, task.trainable, *optimizer);
+      state = load_checkpoint(*dir, masters.params(), *optimizer);
+      masters.write_back();
       window = LogWindow::from_json(state.extra.value("log_window", nlohmann::json()));
       // The checkpoint's window is every rank's merged: rank 0 carries it on alone.
       if (!dist.is_main()) window = LogWindow();
@@ -308,8 +312,9 @@ bool Trainer::train(const TrainingTask& task) {
     // Every rank starts from rank 0's weights (they are equal when every rank seeded and loaded
     // the same way; this makes it so when they are not).
     std::vector<torch::Tensor> weights;
-    for (const auto& [name, tensor] : task.trainable) weights.push_back(tensor.detach());
+    for (const auto& [name, tensor] : masters.params()) weights.push_back(tensor.detach());
     dist.broadcast(weights, "sending rank 0's trainable weights");
+    masters.write_back();
   }
 
   auto save = [&](std::int64_t step) {
@@ -323,7 +328,7 @@ bool Trainer::train(const TrainingTask& task) {
     else
       state.extra.erase("world_size");  // resumed on one rank from a data-parallel checkpoint
     if (!dist.is_main()) return;
-    save_checkpoint(ctx_.stage_dir / ("checkpoint-" + std::to_string(step)), task.trainable,
+    save_checkpoint(ctx_.stage_dir / ("checkpoint-" + std::to_string(step)), masters.params(),
                     *optimizer, state, [&](const std::filesystem::path& tmp) {
                       if (ctx_.adapter) ctx_.adapter->save(tmp / "adapter");
                     });
@@ -408,7 +413,8 @@ bool Trainer::train(const TrainingTask& task) {
       step_loss = step_totals[1].item<double>();
     }
 
-    double grad_norm = clip_grad_norm(task.trainable, config_.max_grad_norm);
+    masters.take_gradients();
+    double grad_norm = clip_grad_norm(masters.params(), config_.max_grad_norm);
     if (!std::isfinite(grad_norm))
       diverged(state.global_step + 1, "the gradient norm is " + number(grad_norm));
     double lr = schedule.lr(state.global_step);
@@ -423,6 +429,7 @@ bool Trainer::train(const TrainingTask& task) {
       diverged(state.global_step + 1,
                std::string("the optimizer update failed (") + e.what() + ")");
     }
+    masters.write_back();
     optimizer->zero_grad();
     ++state.global_step;
     window.grad_norm_sum += grad_norm;

@@ -23,9 +23,10 @@
 // 5: tokenizer.json tokenizers, model families, Jinja chat templates (chat_template.hpp,
 //    model_config.hpp, tokenizer.hpp). 5.1: completion_logits, CompletionLogits,
 //    sequence_logps(CompletionLogits), CausalLM::packed_hidden_states, data_parallel.hpp.
+//    5.2: toolkit/master_weights.hpp (MasterWeights).
 #define RLHF_SDK_ABI_VERSION 5
 #ifndef RLHF_SDK_ABI_MINOR  // a test plugin overrides it to pose as built against a newer SDK
-#define RLHF_SDK_ABI_MINOR 1
+#define RLHF_SDK_ABI_MINOR 2
 #endif
 #define RLHF_SDK_VERSION "0.1.0"
 
