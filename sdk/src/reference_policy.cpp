@@ -238,7 +238,7 @@ ReferencePolicy::ReferencePolicy(StageContext& ctx, Stage& stage, ReferenceOptio
     ctx.logger->info("[{}] reference log-probs: {} ({})", ctx.stage_name,
                      !plan.any() ? std::string("live, one no-grad forward per batch")
                      : every_row
-                         ? "precomputed once before training"
+                         ? "precomputed once, up front"
                          : "precomputed for the " + split_list(plan) + ", live for the other",
                      plan.why);
   if (!plan.any()) return;
