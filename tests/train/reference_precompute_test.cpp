@@ -148,6 +148,32 @@ TEST(ReferencePrecompute, AShortRunOverALargeSplitKeepsTheTrainSplitLive) {
   EXPECT_TRUE(has(decision(b), "live, one no-grad forward per batch")) << decision(b);
 }
 
+TEST(ReferencePrecompute, ResumeReadsTheCachedSplitsOnly) {
+  // The cache of a partly live stage holds the eval split alone; --resume from checkpoint-1
+  // takes it from there (the train split stays live) instead of computing it again.
+  TempDir dir;
+  const fs::path eval = pairs_file(dir.path(), "eval.jsonl", 0, 4);
+  const std::string stage =
+      pref_stage("max_steps = 2\nsave_steps = 1\nper_device_train_batch_size = 2\n",
+                 "path = \"" + pref_data().string() + "\", eval_path = \"" + eval.string() + "\"");
+  StageRun first = run_stage(dir.path(), stage);
+  ASSERT_EQ(first.result.exit_code, 0) << first.result.describe();
+  ASSERT_EQ(cached_shape(first, "eval"), (std::vector<std::int64_t>{4, 2}));
+  // As if stopped after checkpoint-1.
+  for (const char* gone : {"stage_complete.json", "checkpoint-2", "adapter"})
+    fs::remove_all(first.stage / gone);
+  const HostResult resumed =
+      run_host({(dir.path() / "pipeline.toml").string(), "--resume"}, fs::current_path(), 300);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.describe();
+  EXPECT_TRUE(has(resumed.output, "--resume: reference log-probs from " +
+                                      (first.stage / "reference_logps.safetensors").string()))
+      << resumed.output;
+  EXPECT_TRUE(has(resumed.output, "resumed from " + (first.stage / "checkpoint-1").string()))
+      << resumed.output;
+  EXPECT_FALSE(has(resumed.output, "precomputed reference log-probs of")) << resumed.output;
+  EXPECT_TRUE(fs::exists(first.stage / "adapter" / "adapter_model.safetensors"));
+}
+
 // The same pipeline, precompute_ref_log_probs absent (precomputed: 3 epochs of 12 pairs) and
 // false (live): every logged number within a relative 1e-4 and the trained adapters within
 // 1e-5. What differs is only the rounding of the reference's float32 log-prob sums (a row summed
