@@ -31,7 +31,7 @@
 //   desirable_weight          1.0   λ_D (> 0)
 //   undesirable_weight        1.0   λ_U (> 0). TRL warns unless λ_D·n_D / (λ_U·n_U) lies in
 //                                   [1, 4/3] (paper Eq. 8) for the train split's counts.
-//   precompute_ref_log_probs  false
+//   precompute_ref_log_probs  false (rlhf-host: absent = precomputed where every row is read)
 //   ref_model                 ""    as DPO (default: the policy with adapters off)
 //   per_device_train_batch_size must be > 1: TRL raises "Actual (not effective) batch size must
 //   be > 1. KTO will not work properly because the KL term will be equivalent to the implied

@@ -16,6 +16,7 @@
 #include "rlhf/toolkit/causal_lm.hpp"
 #include "rlhf/toolkit/causal_lm_check.hpp"
 #include "rlhf/toolkit/safetensors.hpp"
+#include "rlhf/training_config.hpp"
 
 namespace rlhf {
 
@@ -73,6 +74,80 @@ std::shared_ptr<CausalLM> frozen_copy(const CausalLM& policy) {
   copy->eval();
   for (auto& p : copy->parameters()) p.set_requires_grad(false);
   return copy;
+}
+
+// Which splits have their reference log-probs precomputed, and why (one log line).
+struct PrecomputePlan {
+  bool split[2] = {false, false};  // by slot(): train, eval
+  std::string why;
+  bool any() const { return split[0] || split[1]; }
+};
+
+// precompute_ref_log_probs absent ("auto"; docs/algorithms.md, DPO): the reference is frozen in
+// every case, so a precomputed value is the live one up to the rounding of another batch shape,
+// and precomputing pays for a split whose every row the stage reads at least once — it costs one
+// no-grad forward per row, live costs one per row visited. The eval split: every evaluation (at
+// least the one at the end, or eval_only's pass) reads every eval row. The train split: when
+// the optimizer steps × examples per step (per_device_train_batch_size ×
+// gradient_accumulation_steps × data-parallel ranks, as the Trainer counts them) reach every
+// train row; a run that visits only part of the split (max_steps = 2 on 10,000 rows) stays live.
+// With ctx.config null (a stage composed in code, not by the host) the options are explicit.
+PrecomputePlan plan_precompute(const StageContext& ctx, const Stage& stage,
+                               const ReferenceOptions& options, const std::size_t sizes[2],
+                               bool policy_itself) {
+  PrecomputePlan plan;
+  const std::size_t train = sizes[0], eval = sizes[1];
+  const bool eval_only = stage.training.eval_only;
+  auto all = [&](std::string why) {
+    plan.split[0] = train > 0;
+    plan.split[1] = eval > 0;
+    plan.why = std::move(why);
+  };
+  if (options.reference_free) return plan;
+  if (policy_itself && !eval_only) {
+    all("no adapter and no ref_model: the reference is the starting policy, which training "
+        "changes");
+    return plan;
+  }
+  const bool explicit_key = !ctx.config || ctx.config->has("precompute_ref_log_probs");
+  if (explicit_key) {
+    if (options.precompute)
+      all("precompute_ref_log_probs = true");
+    else
+      plan.why = "precompute_ref_log_probs = false";
+    return plan;
+  }
+  std::vector<std::string> reasons;
+  if (train > 0 && !eval_only) {
+    // The Trainer's count: accumulation over every rank's micro-batches.
+    TrainingConfig t = stage.training;
+    t.gradient_accumulation_steps *= Distributed::get().world_size();
+    const std::int64_t steps = t.total_steps(static_cast<std::int64_t>(train));
+    const std::int64_t per_step = t.per_device_train_batch_size * t.gradient_accumulation_steps;
+    const auto rows = static_cast<std::int64_t>(train);
+    plan.split[0] = steps >= (rows + per_step - 1) / per_step;
+    const std::string visit =
+        std::to_string(steps) + " optimizer steps x " + std::to_string(per_step) + " examples";
+    if (plan.split[0])
+      reasons.push_back(visit + " read every one of the " + std::to_string(train) + " train rows");
+    else
+      reasons.push_back(visit + " visit " + std::to_string(steps * per_step) + " of the " +
+                        std::to_string(train) +
+                        " train rows, so they stay live (precomputing every row would cost more)");
+  }
+  if (eval > 0) {
+    plan.split[1] = true;
+    reasons.push_back("every evaluation reads all " + std::to_string(eval) + " eval rows");
+  }
+  plan.why = "precompute_ref_log_probs not set: ";
+  for (std::size_t i = 0; i < reasons.size(); ++i) plan.why += (i ? "; " : "") + reasons[i];
+  return plan;
+}
+
+std::string split_list(const PrecomputePlan& plan) {
+  return plan.split[0] && plan.split[1] ? "train and eval splits"
+         : plan.split[0]                ? "train split"
+                                        : "eval split";
 }
 
 }  // namespace
@@ -151,18 +226,30 @@ ReferencePolicy::ReferencePolicy(StageContext& ctx, Stage& stage, ReferenceOptio
     return;
   }
   const bool eval_only = stage.training.eval_only;
-  if (use_policy_itself_ && !eval_only && !options_.precompute && ctx.logger)
-    ctx.logger->info(
-        "[{}] no adapter and no ref_model: precomputing reference log-probs before the policy "
-        "changes",
-        ctx.stage_name);
   if (use_policy_itself_ && eval_only && ctx.logger)
     ctx.logger->info(
         "[{}] eval_only with no adapter and no ref_model: the reference is the policy itself, so "
         "rewards are 0 and eval_loss is log 2; eval_preference_accuracy compares the policy's "
         "own log-probs (set ref_model or reference_free for rewards)",
         ctx.stage_name);
-  if (options_.precompute || (use_policy_itself_ && !eval_only)) stopped_ = !precompute_all();
+  const PrecomputePlan plan = plan_precompute(ctx, stage, options_, sizes_, use_policy_itself_);
+  const bool every_row = (train_rows == 0 || plan.split[0]) && (eval_rows == 0 || plan.split[1]);
+  if (ctx.logger && (train_rows > 0 || eval_rows > 0))
+    ctx.logger->info("[{}] reference log-probs: {} ({})", ctx.stage_name,
+                     !plan.any() ? std::string("live, one no-grad forward per batch")
+                     : every_row
+                         ? "precomputed once, up front"
+                         : "precomputed for the " + split_list(plan) + ", live for the other",
+                     plan.why);
+  if (!plan.any()) return;
+  stopped_ = !precompute_all();
+  if (stopped_ || !every_row || !ref_model_ || frozen_copy_) return;
+  // Nothing reads ref_model any more (every row is in the tables; with_reference says so if
+  // called): the stage does not keep a second copy of the weights through training.
+  ref_model_.reset();
+  if (ctx.logger)
+    ctx.logger->info("[{}] ref_model released: every row's reference log-probs are precomputed",
+                     ctx.stage_name);
 }
 
 ReferencePolicy::~ReferencePolicy() = default;
@@ -170,16 +257,25 @@ ReferencePolicy::~ReferencePolicy() = default;
 std::string ReferencePolicy::describe() const {
   std::string what = options_.reference_free         ? "none (reference_free)"
                      : frozen_copy_                  ? "a frozen copy of the starting policy"
-                     : ref_model_                    ? "ref_model " + options_.ref_model
+                     : !options_.ref_model.empty()   ? "ref_model " + options_.ref_model
                      : !options_.ref_adapter.empty() ? "ref_adapter " + options_.ref_adapter
                      : use_policy_itself_            ? "the starting policy"
                                                      : "the policy with its adapter disabled";
-  return what + (precomputed_ ? ", precomputed" : "");
+  if (!precomputed_) return what;
+  const bool train = table_[0].sum.defined() || sizes_[0] == 0;
+  const bool eval = table_[1].sum.defined() || sizes_[1] == 0;
+  if (train && eval) return what + ", precomputed";
+  return what + (train ? ", precomputed for the train split (eval live)"
+                       : ", precomputed for the eval split (train live)");
 }
 
 void ReferencePolicy::with_reference(const std::function<void(CausalLM& model)>& fn) {
   if (options_.reference_free)
     throw Error("stage '" + ctx_.stage_name + "': reference_free: there is no reference model");
+  if (!options_.ref_model.empty() && !ref_model_)
+    throw Error("stage '" + ctx_.stage_name +
+                "': ref_model was released once every row's reference log-probs were "
+                "precomputed: the reference is available only as those log-probs");
   torch::NoGradGuard no_grad;
   if (ref_model_) {
     fn(*ref_model_);
@@ -213,7 +309,7 @@ SequenceLogps ReferencePolicy::forward(const Batch& batch) {
 SequenceLogps ReferencePolicy::logps(Split split, const std::vector<std::size_t>& indices,
                                      const Batch& batch) {
   if (options_.reference_free) return {};
-  if (!precomputed_) return forward(batch);
+  if (!table_[slot(split)].sum.defined()) return forward(batch);
   const Table& t = table_[slot(split)];
   std::vector<std::int64_t> idx(indices.begin(), indices.end());
   const at::Tensor i = torch::tensor(idx, torch::kInt64);
@@ -231,16 +327,21 @@ SequenceLogps ReferencePolicy::logps(Split split, const std::vector<std::size_t>
 bool ReferencePolicy::precompute_all() {
   const fs::path cache = ctx_.stage_dir / kCacheFile;
   const auto k = static_cast<std::int64_t>(rows_per_example_);
+  // The constructor's plan again (the same inputs): only its splits are computed and cached.
+  const PrecomputePlan plan = plan_precompute(ctx_, stage_, options_, sizes_, use_policy_itself_);
+  std::vector<Split> splits;
+  for (Split split : {Split::train, Split::eval})
+    if (plan.split[slot(split)]) splits.push_back(split);
   if (ctx_.resume && fs::exists(cache)) {
     SafetensorsFile file(cache);
     bool fits = true;
-    for (Split split : {Split::train, Split::eval}) {
+    for (Split split : splits) {
       const std::string name = std::string(split_name(split)) + ".sum";
       const std::vector<std::int64_t> want{static_cast<std::int64_t>(sizes_[slot(split)]), k};
       if (!file.contains(name) || file.entry(name).shape != want) fits = false;
     }
     if (fits) {
-      for (Split split : {Split::train, Split::eval}) {
+      for (Split split : splits) {
         const std::string s = split_name(split);
         table_[slot(split)] = {file.load(s + ".sum"), file.load(s + ".mean"),
                                file.load(s + ".tokens")};
@@ -258,7 +359,7 @@ bool ReferencePolicy::precompute_all() {
   // Data parallel: rank r computes batches r, r + world size, … into tables of zeros, and the
   // sum over the ranks is every row exactly once (x + 0 is x: the same numbers as one rank).
   Distributed& dist = Distributed::get();
-  for (Split split : {Split::train, Split::eval}) {
+  for (Split split : splits) {
     const std::size_t n = sizes_[slot(split)];
     Table t{torch::zeros({static_cast<std::int64_t>(n), k}),
             torch::zeros({static_cast<std::int64_t>(n), k}),
@@ -308,8 +409,9 @@ bool ReferencePolicy::precompute_all() {
   fs::create_directories(ctx_.stage_dir);
   save_safetensors(cache, tensors, {{"format", "pt"}, {"content", "reference log-probs"}});
   if (ctx_.logger)
-    ctx_.logger->info("[{}] precomputed reference log-probs of {} + {} examples ({})",
-                      ctx_.stage_name, sizes_[0], sizes_[1], cache.string());
+    ctx_.logger->info("[{}] precomputed reference log-probs of {} train + {} eval examples ({})",
+                      ctx_.stage_name, plan.split[0] ? sizes_[0] : 0, plan.split[1] ? sizes_[1] : 0,
+                      cache.string());
   return true;
 }
 

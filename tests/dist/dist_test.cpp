@@ -173,8 +173,10 @@ INSTANTIATE_TEST_SUITE_P(
         // 13 examples: 7 micro-batches an epoch, the last of one example; steps of 4 and 3.
         // ~4 KB buckets: a dozen, started while backward runs, in the same order on every rank.
         AlgorithmCase{"sft", "sft", "sft", 13, "", "", "dist_bucket_mb = 0.004\n"},
+        // The reference live on every rank (absent, the eval split would be precomputed).
         AlgorithmCase{"dpo", "dpo", "pref", 17,
-                      "beta = 0.2\neval_steps = 2\nper_device_eval_batch_size = 2\n",
+                      "beta = 0.2\nprecompute_ref_log_probs = false\neval_steps = 2\n"
+                      "per_device_eval_batch_size = 2\n",
                       ", eval_fraction = 0.25", ""},
         AlgorithmCase{"orpo", "orpo", "pref", 13,
                       "beta = 0.3\neval_steps = 2\nper_device_eval_batch_size = 1\n",
@@ -186,6 +188,13 @@ INSTANTIATE_TEST_SUITE_P(
         AlgorithmCase{"dpo_precomputed", "dpo", "pref", 17,
                       "beta = 0.2\nprecompute_ref_log_probs = true\neval_steps = 2\n"
                       "per_device_eval_batch_size = 3\n",
+                      ", eval_fraction = 0.25", ""},
+        // precompute_ref_log_probs absent: 2 steps × 8 examples (4 per rank on 2 ranks) read all
+        // 12 train pairs, so the train split is precomputed on one rank and on two alike (the
+        // reference_logps.safetensors both write, compared above) — counted per rank it would
+        // be 8 of 12, live on two ranks only.
+        AlgorithmCase{"dpo_auto", "dpo", "pref", 17,
+                      "beta = 0.2\nmax_steps = 2\neval_steps = 1\nper_device_eval_batch_size = 3\n",
                       ", eval_fraction = 0.25", ""}),
     [](const auto& info) { return info.param.name; });
 

@@ -13,6 +13,16 @@
 //   precompute_ref_log_probs = true   every row's reference log-probs are computed once before
 //                                training, cached in <stage_dir>/reference_logps.safetensors so a
 //                                --resume reuses them, and looked up by row index afterwards
+//   precompute_ref_log_probs = false  live: one no-grad reference forward per batch (TRL's
+//                                default; without adapter and ref_model training still
+//                                precomputes, the policy being the reference)
+//   (the key absent from ctx.config)  precomputed per split where every row is read at least
+//                                once: the eval split when it has rows (every evaluation reads
+//                                all), the train split when the optimizer steps × examples per
+//                                step reach all its rows; else live (docs/algorithms.md, DPO).
+//                                With every row precomputed, ref_model's weights are released.
+//                                With ctx.config null (a stage built in code) the options are
+//                                taken as explicit.
 //
 // The algorithm describes its rows once (how many splits, how to batch them); the reference then
 // answers `logps(split, indices, batch)` for the same batch the policy saw, live or from the cache.
@@ -39,11 +49,11 @@ struct ReferenceOptions {
   bool reference_free = false;
   std::string ref_model;    // a model folder, or empty
   std::string ref_adapter;  // "stage_start", a PEFT folder, or empty
-  bool precompute = false;  // precompute_ref_log_probs
+  bool precompute = false;  // precompute_ref_log_probs = true (false: false or absent)
 
-  // Reads reference_free, ref_model, ref_adapter and precompute_ref_log_probs (default false) and
-  // rejects contradictions (ref_model with ref_adapter, either with reference_free), naming the
-  // key.
+  // Reads reference_free, ref_model, ref_adapter and precompute_ref_log_probs (false when absent;
+  // ReferencePolicy tells absent from false by ctx.config) and rejects contradictions (ref_model
+  // with ref_adapter, either with reference_free), naming the key.
   static ReferenceOptions read(const Config& config);
 };
 
@@ -55,8 +65,9 @@ class ReferencePolicy {
   // `train_rows` / `eval_rows`: the number of examples of each split the stage will index; each
   // example's batch has `rows_per_example` rows (2 for a chosen/rejected pair: chosen rows first,
   // then rejected). Loads ref_model / ref_adapter; with ctx.check_only only checks their files.
-  // Precomputes now when asked (or when nothing else can serve as reference); returns with
-  // stopped() true if Ctrl-C interrupted that.
+  // Precomputes now when asked, when the key is absent and the rows are all read (see above), or
+  // when nothing else can serve as reference; logs which and why; returns with stopped() true if
+  // Ctrl-C interrupted that.
   ReferencePolicy(StageContext& ctx, Stage& stage, ReferenceOptions options, std::size_t train_rows,
                   std::size_t eval_rows, int rows_per_example, BatchFn batch);
   ~ReferencePolicy();
@@ -77,7 +88,8 @@ class ReferencePolicy {
   // the frozen reference adapter swapped in (dropout off) or its adapter disabled; afterwards the
   // policy is as it was. For per-token reference terms (PPO's KL penalty). Call it before the
   // policy's own forward of a step (a swapped-in adapter is written in place). Throws when the
-  // reference is precomputed-only (no adapter, no ref_model) or reference_free.
+  // reference is precomputed-only (no adapter, no ref_model; or ref_model released once every
+  // row was precomputed) or reference_free.
   void with_reference(const std::function<void(CausalLM& model)>& fn);
 
  private:
