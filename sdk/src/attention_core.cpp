@@ -117,14 +117,36 @@ Chunking chunking(std::int64_t B, std::int64_t H, std::int64_t T, std::int64_t T
   return {rows, (T + rows - 1) / rows};
 }
 
-// Float32 probabilities of query rows qc [B, G, R·c, hd] against k [B, G, Tk, hd] under
-// `blocked_rows` [B, 1, c, Tk], shaped [B, G, R·c, Tk]: the plain form's numbers.
-torch::Tensor probabilities(const torch::Tensor& qc, const torch::Tensor& k,
-                            const torch::Tensor& blocked_rows, double scale) {
-  const auto B = qc.size(0), G = qc.size(1), c = blocked_rows.size(2), Tk = k.size(2);
+// Query rows [r0, r0 + c) and the keys [k0, k0 + kn) they can see, with their part of the mask
+// [B, 1, c, kn]. A key no row of the chunk sees would get probability exactly 0 in every row (exp
+// of the lowest finite value underflows), so leaving it out changes only the order of softmax's
+// sum; causal masking thus skips about half the scores, and packed rows the other segments. A row
+// that sees no key at all (a padding query) is uniform over every key, so its chunk keeps them.
+struct RowChunk {
+  std::int64_t r0, c, k0, kn;
+  torch::Tensor blocked;
+};
+
+RowChunk row_chunk(const torch::Tensor& blocked, std::int64_t r0, std::int64_t c) {
+  const torch::Tensor rows = blocked.narrow(2, r0, c);
+  RowChunk chunk{r0, c, 0, blocked.size(3), rows};
+  const torch::Tensor visible = ~rows;
+  if (!visible.any(-1).all().item<bool>()) return chunk;
+  const torch::Tensor keys = visible.flatten(0, 2).any(0).nonzero();
+  chunk.k0 = keys.min().item<std::int64_t>();
+  chunk.kn = keys.max().item<std::int64_t>() + 1 - chunk.k0;
+  chunk.blocked = rows.narrow(3, chunk.k0, chunk.kn);
+  return chunk;
+}
+
+// Float32 probabilities of query rows qc [B, G, R·c, hd] against the chunk's keys k [B, G, kn, hd]
+// under its mask, shaped [B, G, R·c, kn]: the plain form's numbers.
+torch::Tensor probabilities(const torch::Tensor& qc, const torch::Tensor& k, const RowChunk& chunk,
+                            double scale) {
+  const auto B = qc.size(0), G = qc.size(1);
   torch::Tensor scores = torch::matmul(qc, k.transpose(-1, -2)).mul_(scale);
-  scores.view({B, G, -1, c, Tk})
-      .masked_fill_(blocked_rows.unsqueeze(1), lowest_finite(scores.scalar_type()));
+  scores.view({B, G, -1, chunk.c, chunk.kn})
+      .masked_fill_(chunk.blocked.unsqueeze(1), lowest_finite(scores.scalar_type()));
   return torch::softmax(scores, -1, torch::kFloat32);
 }
 
@@ -140,11 +162,11 @@ struct RecomputedAttention : torch::autograd::Function<RecomputedAttention> {
     torch::Tensor out = torch::empty({B, T, H, hd}, q.options());
     const Chunking ch = chunking(B, H, T, Tk);
     for (std::int64_t r0 = 0; r0 < T; r0 += ch.rows) {
-      const auto c = std::min(ch.rows, T - r0);
+      const RowChunk chunk = row_chunk(blocked, r0, std::min(ch.rows, T - r0));
       const torch::Tensor probs =
-          probabilities(query_rows(q5, r0, c), kc, blocked.narrow(2, r0, c), scale)
+          probabilities(query_rows(q5, r0, chunk.c), kc.narrow(2, chunk.k0, chunk.kn), chunk, scale)
               .to(q.scalar_type());
-      put_rows(out, torch::matmul(probs, vc), r0, c);
+      put_rows(out, torch::matmul(probs, vc.narrow(2, chunk.k0, chunk.kn)), r0, chunk.c);
     }
     return out;
   }
@@ -167,35 +189,33 @@ struct RecomputedAttention : torch::autograd::Function<RecomputedAttention> {
     const bool need_q = ctx->needs_input_grad(0), need_k = ctx->needs_input_grad(1),
                need_v = ctx->needs_input_grad(2);
     torch::Tensor dq = need_q ? torch::empty({B, T, H, hd}, q.options()) : torch::Tensor();
-    // dk and dv sum over every query row; across chunks they add up in float32.
-    torch::Tensor dk, dv;
-    auto accumulate = [&](torch::Tensor& sum, torch::Tensor part) {
-      if (!sum.defined())
-        sum = ch.count > 1 ? part.to(torch::kFloat32) : std::move(part);
-      else
-        sum.add_(part);
-    };
+    // dk and dv sum over every query row: chunk by chunk, in float32.
+    const auto sum_options = k.options().dtype(dtype == torch::kDouble ? dtype : torch::kFloat32);
+    torch::Tensor dk = need_k ? torch::zeros({B, G, Tk, hd}, sum_options) : torch::Tensor();
+    torch::Tensor dv = need_v ? torch::zeros({B, G, Tk, hd}, sum_options) : torch::Tensor();
     for (std::int64_t r0 = 0; r0 < T; r0 += ch.rows) {
-      const auto c = std::min(ch.rows, T - r0);
-      const torch::Tensor qc = query_rows(q5, r0, c);
-      const torch::Tensor blocked_rows = blocked.narrow(2, r0, c);
-      const torch::Tensor doc = grouped_rows(dout, G, r0, c);  // [B, G, R·c, hd]
-      torch::Tensor p32 = probabilities(qc, k, blocked_rows, scale);
+      const RowChunk chunk = row_chunk(blocked, r0, std::min(ch.rows, T - r0));
+      const torch::Tensor kw = k.narrow(2, chunk.k0, chunk.kn),
+                          vw = v.narrow(2, chunk.k0, chunk.kn);
+      const torch::Tensor qc = query_rows(q5, r0, chunk.c);
+      const torch::Tensor doc = grouped_rows(dout, G, r0, chunk.c);  // [B, G, R·c, hd]
+      torch::Tensor p32 = probabilities(qc, kw, chunk, scale);
       // out = probs·v: dv = probsᵀ·dout, dprobs = dout·vᵀ (probs rounded as in forward).
-      if (need_v) accumulate(dv, torch::matmul(p32.to(dtype).transpose(-1, -2), doc));
+      if (need_v)
+        dv.narrow(2, chunk.k0, chunk.kn).add_(torch::matmul(p32.to(dtype).transpose(-1, -2), doc));
       if (!need_q && !need_k) continue;
       // softmax's own backward, in float32 on the float32 probabilities, then the cast back to
       // the scores' dtype, the mask (blocked scores get no gradient) and the scale.
-      torch::Tensor ds =
-          torch::_softmax_backward_data(torch::matmul(doc, v.transpose(-1, -2)).to(torch::kFloat32),
-                                        p32, -1, torch::kFloat32)
-              .to(dtype);
+      torch::Tensor ds = torch::_softmax_backward_data(
+                             torch::matmul(doc, vw.transpose(-1, -2)).to(torch::kFloat32), p32, -1,
+                             torch::kFloat32)
+                             .to(dtype);
       p32.reset();
-      ds.view({B, G, -1, c, Tk}).masked_fill_(blocked_rows.unsqueeze(1), 0);
+      ds.view({B, G, -1, chunk.c, chunk.kn}).masked_fill_(chunk.blocked.unsqueeze(1), 0);
       ds.mul_(scale);
       // scores = q·kᵀ: dq = ds·k, dk = dsᵀ·q.
-      if (need_q) put_rows(dq, torch::matmul(ds, k), r0, c);
-      if (need_k) accumulate(dk, torch::matmul(ds.transpose(-1, -2), qc));
+      if (need_q) put_rows(dq, torch::matmul(ds, kw), r0, chunk.c);
+      if (need_k) dk.narrow(2, chunk.k0, chunk.kn).add_(torch::matmul(ds.transpose(-1, -2), qc));
     }
     return {need_q ? dq.transpose(1, 2) : torch::Tensor(), need_k ? dk.to(dtype) : torch::Tensor(),
             need_v ? dv.to(dtype) : torch::Tensor(), torch::Tensor()};
