@@ -1,38 +1,9 @@
 // Grouped-query self-attention with causal, padding and sliding-window masks
 // (docs/formats.md, "Model computation").
-#include <cmath>
-#include <limits>
-
 #include "causal_lm_impl.hpp"
+#include "rlhf/attention_core.hpp"
 
 namespace rlhf::detail {
-
-namespace {
-
-// [B, nkv, T, hd] → [B, nkv*n_rep, T, hd]; query head j reads kv head j / n_rep.
-torch::Tensor repeat_kv(const torch::Tensor& x, std::int64_t n_rep) {
-  if (n_rep == 1) return x;
-  const auto s = x.sizes();
-  return x.unsqueeze(2)
-      .expand({s[0], s[1], n_rep, s[2], s[3]})
-      .reshape({s[0], s[1] * n_rep, s[2], s[3]});
-}
-
-// The lowest finite value of a floating dtype (float's lowest would round to -inf in bfloat16).
-double lowest_finite(torch::ScalarType dtype) {
-  switch (dtype) {
-    case torch::kBFloat16:
-      return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
-    case torch::kHalf:
-      return static_cast<double>(std::numeric_limits<c10::Half>::lowest());
-    case torch::kDouble:
-      return std::numeric_limits<double>::lowest();
-    default:
-      return std::numeric_limits<float>::lowest();
-  }
-}
-
-}  // namespace
 
 torch::Tensor RMSNorm::forward(const torch::Tensor& x) const {
   torch::Tensor h = x.to(torch::kFloat32);
@@ -55,23 +26,10 @@ torch::Tensor Attention::forward(const torch::Tensor& x, const AttentionInputs& 
   }
   if (k_out) *k_out = k;
   if (v_out) *v_out = v;
-  const auto n_rep = num_heads / num_kv_heads;
-  const torch::Tensor kr = repeat_kv(k, n_rep), vr = repeat_kv(v, n_rep);
-
-  // Scores and mask in the model dtype, softmax in float32, as transformers' eager attention
-  // does: scaling and masking work in place on the fresh scores, so the only float32 T×T tensors
-  // are softmax's input and output (an earlier version cast first and masked a float32 copy).
-  // Blocked entries get the dtype's lowest finite value, not -inf, so a query with no visible
-  // key (a padding position) yields a uniform row instead of NaN, which would poison the
-  // gradients. Rows with a visible key come out bit for bit as with a float32 mask: exp of the
-  // lowest value underflows to 0 either way.
-  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-  torch::Tensor scores = torch::matmul(q, kr.transpose(-1, -2)).mul_(scale);
+  // The core saves q, k and v and recomputes the T×T probabilities in backward
+  // (sdk/src/attention_core.cpp); its output [B, T, H, hd] flattens without a copy.
   const torch::Tensor& blocked = sliding_window ? in.blocked_in_window : in.blocked;
-  scores.masked_fill_(blocked, lowest_finite(scores.scalar_type()));
-  const torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
-  const torch::Tensor out =
-      torch::matmul(probs, vr).transpose(1, 2).reshape({B, T, num_heads * head_dim});
+  const torch::Tensor out = attention_core(q, k, v, blocked).reshape({B, T, num_heads * head_dim});
   return o_proj->forward(out);
 }
 

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "rlhf/chunked_token_logps.hpp"
 #include "rlhf/error.hpp"
 #include "rlhf/toolkit/batch.hpp"
 
@@ -44,17 +45,19 @@ SequenceLogps sequence_logps(const CompletionLogits& completion) {
   if (c.logits.dim() != 2 || c.targets.dim() != 1 || c.rows.sizes() != c.targets.sizes() ||
       c.logits.size(0) != c.targets.size(0))
     throw Error("sequence_logps: expected completion logits [N, V], targets [N] and rows [N]");
-  const at::Tensor z = c.logits.to(torch::kFloat32);
-  const at::Tensor per_token = token_logps(z.unsqueeze(0), c.targets.unsqueeze(0)).squeeze(0);
-  const at::Tensor zeros = torch::zeros({c.batch_rows}, z.options());
+  // token_logps's numbers, a chunk of rows at a time, without keeping a float32 copy of the
+  // [N, V] logits for backward (sdk/src/chunked_token_logps.cpp).
+  const detail::ChunkedTokenLogps per_token = detail::chunked_token_logps(c.logits, c.targets);
+  const at::Tensor zeros = torch::zeros({c.batch_rows}, per_token.logps.options());
   SequenceLogps out;
-  out.sum = zeros.index_add(0, c.rows, per_token);
+  out.sum = zeros.index_add(0, c.rows, per_token.logps);
   {
     torch::NoGradGuard no_grad;
-    out.tokens = zeros.index_add(0, c.rows, torch::ones({c.targets.size(0)}, z.options()));
-    const auto V = static_cast<double>(z.size(1));
+    out.tokens =
+        zeros.index_add(0, c.rows, torch::ones({c.targets.size(0)}, per_token.logps.options()));
+    const auto V = static_cast<double>(c.logits.size(1));
     out.logits_mean =
-        zeros.index_add(0, c.rows, z.detach().sum(-1)) / (out.tokens.clamp_min(1.0) * V);
+        zeros.index_add(0, c.rows, per_token.logit_sums) / (out.tokens.clamp_min(1.0) * V);
   }
   out.mean = out.sum / out.tokens.clamp_min(1.0);
   return out;
