@@ -333,7 +333,8 @@ int run(const std::string& workload, torch::ScalarType dtype, const fs::path& di
       if (item.value().requires_grad()) trainable.emplace_back(item.key(), item.value());
   }
   // As the Trainer: a bfloat16 full fine-tune updates float32 masters (LoRA is float32 already).
-  rlhf::MasterWeights masters(trainable);
+  // (`logps` trains nothing: no masters, whose float32 copy of the model would count in its RSS.)
+  rlhf::MasterWeights masters(workload == "logps" ? rlhf::NamedTensors{} : trainable);
   std::unique_ptr<torch::optim::AdamW> optimizer;
   if (workload != "logps") optimizer = rlhf::make_adamw(masters.params(), training);
   auto update = [&](const torch::Tensor& loss) {

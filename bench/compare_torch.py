@@ -385,7 +385,10 @@ def run(workload, dtype_name, directory, steps):
         params = attach_lora(model, os.path.join(directory, "lora"))
     else:
         params = list(model.parameters())
-    masters = [p if p.dtype == torch.float32 else p.detach().float().requires_grad_() for p in params]
+    # (`logps` trains nothing: no masters, whose float32 copy would count in its RSS.)
+    masters = params
+    if workload != "logps":
+        masters = [p if p.dtype == torch.float32 else p.detach().float().requires_grad_() for p in params]
     # HF Trainer's defaults: weight_decay 0 (torch's AdamW would use 0.01), betas, eps 1e-8.
     optimizer = None
     if workload != "logps":
