@@ -20,7 +20,6 @@
 // MasterWeights, clip_grad_norm, make_adamw's AdamW), so a change inside those functions shows
 // up here.
 // Output: "RESULT key=value …" and "CHECK key=value …" lines that compare_torch.py summarises.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -35,6 +34,7 @@
 
 #include <torch/torch.h>
 
+#include "bench_measure.hpp"
 #include "bench_model.hpp"
 #include "dpo/dpo_loss.hpp"
 #include "lora/lora_adapter.hpp"
@@ -69,11 +69,7 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
+using rlhf::bench::peak_rss_mib;
 
 torch::ScalarType dtype_of(const std::string& name) {
   if (name == "float32") return torch::kFloat32;
