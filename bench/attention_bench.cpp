@@ -8,13 +8,12 @@
 //   build/bench/attention_bench [iters=10] [threads=2]
 #include <ATen/Parallel.h>
 
+#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <string>
 
 #include <torch/torch.h>
-
-#include "bench_measure.hpp"
 
 namespace {
 
@@ -32,7 +31,12 @@ torch::Tensor now(const torch::Tensor& q, const torch::Tensor& k, const torch::T
   return torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
 }
 
-using rlhf::bench::seconds;
+template <typename F>
+double seconds(F&& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 }  // namespace
 

@@ -11,17 +11,22 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string>
 
 #include <torch/torch.h>
 
-#include "bench_measure.hpp"
 #include "rlhf/attention_core.hpp"
 
 namespace {
 
-using rlhf::bench::seconds;
+template <typename F>
+double seconds(F&& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 }  // namespace
 

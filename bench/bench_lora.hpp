@@ -1,11 +1,13 @@
-// The LoRA delta every training benchmark attaches to the bench model (bench_model.hpp).
+// The LoRA delta every training benchmark attaches to the bench model (bench_model.hpp), and the
+// process's peak resident memory for the numbers in bench/README.md.
 #pragma once
+
+#include <sys/resource.h>
 
 #include <cmath>
 
 #include <torch/torch.h>
 
-#include "bench_measure.hpp"  // peak_rss_mib, for the benchmarks that include only this header
 #include "rlhf/linear.hpp"
 
 namespace rlhf::bench {
@@ -24,5 +26,11 @@ class BenchLora : public rlhf::AdapterLayer {
   }
   torch::Tensor A, B;
 };
+
+inline double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
 
 }  // namespace rlhf::bench

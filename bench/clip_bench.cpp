@@ -8,11 +8,11 @@
 //   build/bench/clip_bench [iters=5] [threads=2]
 #include <ATen/Parallel.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <string>
 
-#include "bench_measure.hpp"
 #include "bench_model.hpp"
 #include "rlhf/toolkit/causal_lm.hpp"
 #include "rlhf/toolkit/optimizer.hpp"
@@ -28,7 +28,12 @@ double float64_item_per_gradient(const rlhf::NamedTensors& params) {
   return std::sqrt(total_sq);
 }
 
-using rlhf::bench::seconds;
+template <typename F>
+double seconds(F&& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 }  // namespace
 

@@ -20,6 +20,7 @@
 // MasterWeights, clip_grad_norm, make_adamw's AdamW), so a change inside those functions shows
 // up here.
 // Output: "RESULT key=value …" and "CHECK key=value …" lines that compare_torch.py summarises.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -34,7 +35,6 @@
 
 #include <torch/torch.h>
 
-#include "bench_measure.hpp"
 #include "bench_model.hpp"
 #include "dpo/dpo_loss.hpp"
 #include "lora/lora_adapter.hpp"
@@ -69,7 +69,11 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-using rlhf::bench::peak_rss_mib;
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
 
 torch::ScalarType dtype_of(const std::string& name) {
   if (name == "float32") return torch::kFloat32;

@@ -18,6 +18,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -28,7 +29,6 @@
 #include <torch/torch.h>
 
 #include "bench_lora.hpp"
-#include "bench_measure.hpp"
 #include "bench_model.hpp"
 #include "rlhf/toolkit/batch.hpp"
 #include "rlhf/toolkit/causal_lm.hpp"
@@ -38,7 +38,11 @@ namespace {
 
 using rlhf::SequenceLogps;
 
-using rlhf::bench::seconds;
+double seconds_of(const std::function<void()>& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -107,9 +111,9 @@ int main(int argc, char** argv) {
       double f = 0;
       {
         torch::NoGradGuard no_grad;
-        f = seconds([&] { sums[name] = way().sum; });
+        f = seconds_of([&] { sums[name] = way().sum; });
       }
-      const double b = seconds([&] {
+      const double b = seconds_of([&] {
         for (auto& a : adapters) a->A.mutable_grad() = a->B.mutable_grad() = torch::Tensor();
         way().sum.sum().backward();
       });

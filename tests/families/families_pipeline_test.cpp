@@ -37,6 +37,14 @@ const Family kFamilies[] = {
 
 class FamiliesPipeline : public ::testing::TestWithParam<Family> {};
 
+std::vector<Json> read_jsonl(const fs::path& path) {
+  std::vector<Json> rows;
+  std::istringstream in(read_file(path));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) rows.push_back(Json::parse(line));
+  return rows;
+}
+
 TEST_P(FamiliesPipeline, SftThenDpoWithItsOwnTemplateAndTheExportsLoad) {
   const Family& f = GetParam();
   test::TempDir dir;

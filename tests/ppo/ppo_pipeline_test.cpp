@@ -18,6 +18,14 @@ const std::string kPlugins = std::string(RLHF_TEST_PLUGIN_DIR) + "/good";
 const std::string kAdapter =
     "[adapter]\nplugin = \"lora\"\nr = 4\nalpha = 8\ntarget_modules = \"all-linear\"\n";
 
+std::vector<Json> read_jsonl(const fs::path& path) {
+  std::vector<Json> rows;
+  std::istringstream in(read_file(path));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) rows.push_back(Json::parse(line));
+  return rows;
+}
+
 std::string ppo_stage(const std::string& extra) {
   return "name = \"ppo\"\nalgorithm = \"ppo\"\n"
          "reward_model = { plugin = \"test_length\", scale = 0.01 }\n"

@@ -31,6 +31,14 @@ inline fs::path shared_fixture(const std::string& name,
   return out;
 }
 
+inline std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
 // The first `n` pairs of the shipped preference data, as `dir`/prefs.jsonl.
 inline fs::path small_prefs(const fs::path& dir, int n = 4) {
   std::ifstream in(pref_data());

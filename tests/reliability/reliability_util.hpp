@@ -10,8 +10,6 @@
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -183,16 +181,6 @@ inline void expect_error(const HostResult& r, std::initializer_list<std::string>
   for (const auto& n : needles)
     EXPECT_NE(line.find(n), std::string::npos) << "expected '" << n << "' in the error line\n"
                                                << r.describe();
-}
-
-// The objects of a JSON Lines file (metrics.jsonl, eval_predictions.jsonl, …), blank lines
-// skipped.
-inline std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
 }
 
 // A tiny random Llama (vocab 400, hidden 32, 2 layers) with a sentencepiece tokenizer, made by

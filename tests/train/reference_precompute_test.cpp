@@ -20,6 +20,14 @@ using Json = nlohmann::json;
 const std::string kAdapter =
     "[adapter]\nplugin = \"lora\"\nr = 4\nalpha = 8\ntarget_modules = \"all-linear\"\n";
 
+std::vector<Json> read_jsonl(const fs::path& path) {
+  std::vector<Json> rows;
+  std::istringstream in(read_file(path));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) rows.push_back(Json::parse(line));
+  return rows;
+}
+
 // The first `n` pairs of the shipped preference data after skipping `skip`, as a file in `dir`.
 fs::path pairs_file(const fs::path& dir, const std::string& name, int skip, int n) {
   std::istringstream in(read_file(pref_data()));
